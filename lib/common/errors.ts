@@ -1,0 +1,33 @@
+/** Base class of every error this library throws, so callers can catch them as one family. */
+export class DiscoveryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** An option failed validation at startup; `option` names it. */
+export class InvalidOptionError extends DiscoveryError {
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A value passed to a public method (service name, id, address...) is not acceptable. */
+export class InvalidArgumentError extends DiscoveryError {}
+
+/** Another live process already holds this node id. */
+export class DuplicateNodeIdError extends DiscoveryError {
+  constructor(readonly nodeId: string) {
+    super(
+      `nodeId "${nodeId}" is already registered by another live process; ` +
+        'give each replica its own nodeId (or let the module generate one)',
+    );
+  }
+}
+
+/** Two `@DistributedJob()` methods resolved to the same job name. */
+export class DuplicateJobNameError extends DiscoveryError {}

@@ -1,0 +1,6 @@
+/** Injection token of the validated options (`ResolvedDiscoveryOptions`). */
+export const DISCOVERY_OPTIONS = Symbol('DISCOVERY_OPTIONS');
+/** Injection token of the `RegistryStore` the module built from the `redis` option. */
+export const REGISTRY_STORE = Symbol('REGISTRY_STORE');
+/** Metadata key that `@DistributedJob()` puts on a method. */
+export const DISTRIBUTED_JOB_METADATA = 'nestjs-redis-discovery:distributed-job';

@@ -1,0 +1,121 @@
+import type { NodeInfo } from './node-info.interface.js';
+
+interface Entry {
+  node: NodeInfo;
+  raw: string;
+  /** Registry version that wrote this entry: older news about the node is ignored. */
+  version: number;
+}
+
+export interface ViewChange {
+  type: 'added' | 'changed' | 'removed';
+  node: NodeInfo;
+}
+
+/**
+ * This process's copy of the registry, indexed by service name so a lookup costs the nodes of that
+ * service and no round trip. Kept current by events; replaced wholesale by a resync.
+ */
+export class RegistryView {
+  epoch: string | undefined;
+  /** Version of the last event applied in order (or of the snapshot). */
+  version = -1;
+  /** Grows on every change of membership or content: a cheap "has anything changed" check. */
+  generation = 0;
+  private readonly entries = new Map<string, Entry>();
+  private readonly byService = new Map<string, Set<string>>();
+  private readonly byPool = new Map<string, Set<string>>();
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(nodeId: string): NodeInfo | undefined {
+    return this.entries.get(nodeId)?.node;
+  }
+
+  all(): NodeInfo[] {
+    return [...this.entries.values()].map((entry) => entry.node);
+  }
+
+  offering(serviceName: string): NodeInfo[] {
+    return this.lookup(this.byService.get(serviceName));
+  }
+
+  pool(serviceName: string): NodeInfo[] {
+    return this.lookup(this.byPool.get(serviceName));
+  }
+
+  /** Adds or replaces a node unless the view already holds newer news about it. */
+  upsert(node: NodeInfo, raw: string, version: number): ViewChange | undefined {
+    const current = this.entries.get(node.nodeId);
+    if (current && current.version > version) return undefined;
+    if (current) {
+      current.version = version;
+      if (current.raw === raw) return undefined;
+      this.unindex(current.node);
+    }
+    this.entries.set(node.nodeId, { node, raw, version });
+    this.index(node);
+    this.generation += 1;
+    return { type: current ? 'changed' : 'added', node };
+  }
+
+  remove(nodeId: string, version: number): ViewChange | undefined {
+    const current = this.entries.get(nodeId);
+    if (!current || current.version > version) return undefined;
+    this.entries.delete(nodeId);
+    this.unindex(current.node);
+    this.generation += 1;
+    return { type: 'removed', node: current.node };
+  }
+
+  /** Replaces the content with a snapshot and returns what changed, so missed events can be replayed. */
+  replace(epoch: string, version: number, nodes: Array<{ node: NodeInfo; raw: string }>): ViewChange[] {
+    const changes: ViewChange[] = [];
+    const seen = new Set<string>();
+    for (const { node, raw } of nodes) {
+      seen.add(node.nodeId);
+      const current = this.entries.get(node.nodeId);
+      if (current) current.version = -1; // the snapshot is the truth, whatever was applied before
+      const change = this.upsert(node, raw, version);
+      if (change) changes.push(change);
+    }
+    for (const nodeId of [...this.entries.keys()]) {
+      if (!seen.has(nodeId)) changes.push(this.remove(nodeId, Infinity)!);
+    }
+    this.epoch = epoch;
+    this.version = version;
+    return changes;
+  }
+
+  private lookup(ids: Set<string> | undefined): NodeInfo[] {
+    if (!ids) return [];
+    const nodes: NodeInfo[] = [];
+    for (const id of ids) nodes.push(this.entries.get(id)!.node);
+    return nodes;
+  }
+
+  private index(node: NodeInfo): void {
+    for (const service of node.services) addTo(this.byService, service.name, node.nodeId);
+    addTo(this.byPool, node.serviceName, node.nodeId);
+  }
+
+  private unindex(node: NodeInfo): void {
+    for (const service of node.services) removeFrom(this.byService, service.name, node.nodeId);
+    removeFrom(this.byPool, node.serviceName, node.nodeId);
+  }
+}
+
+function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
+  let ids = index.get(key);
+  if (!ids) index.set(key, (ids = new Set()));
+  ids.add(id);
+}
+
+function removeFrom(index: Map<string, Set<string>>, key: string, id: string): void {
+  const ids = index.get(key);
+  if (!ids) return;
+  ids.delete(id);
+  if (ids.size === 0) index.delete(key);
+}

@@ -1,0 +1,36 @@
+export { DiscoveryModule } from './discovery.module.js';
+export type { DiscoveryOptionsFactory } from './discovery.module-definition.js';
+export { DISCOVERY_OPTIONS } from './discovery.constants.js';
+export type {
+  BalanceMode,
+  DiscoveryModuleOptions,
+  JobsOptions,
+  ResolvedDiscoveryOptions,
+  RetryOptions,
+  ServiceDescriptor,
+} from './options/discovery-options.interface.js';
+export { validateOptions } from './options/validate-options.js';
+export {
+  DiscoveryError,
+  DuplicateJobNameError,
+  DuplicateNodeIdError,
+  InvalidArgumentError,
+  InvalidOptionError,
+} from './common/errors.js';
+export { ServiceDiscovery } from './discovery/service-discovery.service.js';
+export type { LeaseStatus, LookupOptions } from './discovery/service-discovery.service.js';
+export type {
+  DeregistrationReason,
+  DiscoveryEvent,
+  DiscoveryEventHandler,
+  DiscoveryEventType,
+  DiscoveryStats,
+  NodeInfo,
+} from './discovery/node-info.interface.js';
+export { NodePool } from './node-pool/node-pool.service.js';
+export type { PoolState } from './node-pool/node-pool.service.js';
+export { HashRing, hash64 } from './node-pool/hash-ring.js';
+export { DistributedJob } from './jobs/distributed-job.decorator.js';
+export { DistributedJobs } from './jobs/distributed-jobs.service.js';
+export { getJobContext } from './jobs/job-context.js';
+export type { DistributedJobOptions, JobContext, JobStatus } from './jobs/distributed-job.interface.js';

@@ -1,0 +1,55 @@
+import { DiscoveryError, InvalidArgumentError } from '../common/errors.js';
+import { nameRule } from '../common/field-rules.js';
+import { DISTRIBUTED_JOB_METADATA } from '../discovery.constants.js';
+import type { DistributedJobOptions } from './distributed-job.interface.js';
+import { invokerFor } from './job-binding.js';
+
+/** What the decorator records on the method for the explorer. */
+export interface DistributedJobMetadata {
+  name: string;
+  period: number | undefined;
+  /** The undecorated method: the schedule metadata is read from it as well as from the wrapper. */
+  original: (...args: unknown[]) => unknown;
+}
+
+/**
+ * Makes a method a distributed job: each tick runs on exactly one node of the pool. Stack it with
+ * `@Cron`, `@Interval` or `@Timeout` in either order; direct calls are guarded the same way. The
+ * method then returns a promise of its result, or of undefined when this node did not run the tick.
+ */
+export function DistributedJob(nameOrOptions?: string | DistributedJobOptions): MethodDecorator {
+  const options: DistributedJobOptions =
+    typeof nameOrOptions === 'string' ? { name: nameOrOptions } : { ...(nameOrOptions ?? {}) };
+  return (target, propertyKey, descriptor: PropertyDescriptor) => {
+    const original = descriptor.value as (...args: unknown[]) => unknown;
+    const className = (target as { constructor: { name: string } }).constructor.name;
+    const name = options.name ?? `${className}.${String(propertyKey)}`;
+    if (typeof original !== 'function') {
+      throw new InvalidArgumentError(`@DistributedJob() on ${name}: only methods can be distributed jobs`);
+    }
+    const problem = nameRule(name);
+    if (problem) throw new InvalidArgumentError(`@DistributedJob() name ${problem}`);
+    if (options.period !== undefined && (!Number.isInteger(options.period) || options.period < 1)) {
+      throw new InvalidArgumentError(`@DistributedJob() ${name}: period must be a positive integer of ms`);
+    }
+
+    const wrapped = function (this: object, ...args: unknown[]): Promise<unknown> {
+      const invoker = invokerFor(this);
+      if (!invoker) {
+        return Promise.reject(
+          new DiscoveryError(`Distributed job ${name} ran before DiscoveryModule bound it (is the module imported?)`),
+        );
+      }
+      return invoker.invoke(name, this, original, args);
+    };
+    Object.defineProperty(wrapped, 'name', { value: original.name });
+    // Decorators applied before this one (listed below it) put their metadata on the original.
+    for (const key of Reflect.getMetadataKeys(original)) {
+      Reflect.defineMetadata(key, Reflect.getMetadata(key, original), wrapped);
+    }
+    const metadata: DistributedJobMetadata = { name, period: options.period, original };
+    Reflect.defineMetadata(DISTRIBUTED_JOB_METADATA, metadata, wrapped);
+    descriptor.value = wrapped;
+    return descriptor;
+  };
+}

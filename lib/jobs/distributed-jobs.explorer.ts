@@ -1,0 +1,46 @@
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { DiscoveryService as NestDiscoveryService, MetadataScanner } from '@nestjs/core';
+import { DISTRIBUTED_JOB_METADATA } from '../discovery.constants.js';
+import type { DistributedJobMetadata } from './distributed-job.decorator.js';
+import { DistributedJobs } from './distributed-jobs.service.js';
+import { bindJobs, unbindJobs } from './job-binding.js';
+import { resolveSchedule } from './tick-schedule.js';
+
+/** Finds every `@DistributedJob()` method of the app's providers and controllers and binds it to the runner. */
+@Injectable()
+export class DistributedJobsExplorer implements OnModuleDestroy {
+  private readonly bound = new Set<object>();
+
+  constructor(
+    private readonly nestDiscovery: NestDiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly jobs: DistributedJobs,
+  ) {}
+
+  async explore(): Promise<void> {
+    const wrappers = [...this.nestDiscovery.getProviders(), ...this.nestDiscovery.getControllers()];
+    for (const wrapper of wrappers) {
+      const instance = wrapper.instance as Record<string, unknown> | undefined;
+      if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) continue;
+      const prototype = Object.getPrototypeOf(instance) as object;
+      let found = false;
+      for (const methodName of this.scanner.getAllMethodNames(prototype)) {
+        const method = instance[methodName];
+        if (typeof method !== 'function') continue;
+        const metadata = Reflect.getMetadata(DISTRIBUTED_JOB_METADATA, method) as DistributedJobMetadata | undefined;
+        if (!metadata) continue;
+        this.jobs.register(metadata.name, await resolveSchedule(method, metadata.period));
+        found = true;
+      }
+      if (found) {
+        bindJobs(instance, this.jobs);
+        this.bound.add(instance);
+      }
+    }
+  }
+
+  onModuleDestroy(): void {
+    for (const instance of this.bound) unbindJobs(instance, this.jobs);
+    this.bound.clear();
+  }
+}

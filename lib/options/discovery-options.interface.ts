@@ -1,0 +1,94 @@
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
+
+/** A service a node offers: a name and an optional version (`1.4.2`). */
+export interface ServiceDescriptor {
+  name: string;
+  version?: string;
+}
+
+/** How the node pool spreads jobs over its nodes. */
+export type BalanceMode = 'consistent' | 'bounded';
+
+/** Backoff for failed heartbeats: exponential from `initialDelay`, capped at `maxDelay`, with full jitter. */
+export interface RetryOptions {
+  /** First retry delay in ms. Default 500 (the seed's first step), or `maxDelay` when smaller. */
+  initialDelay?: number;
+  /** Largest retry delay in ms. Default: `heartbeatInterval`. */
+  maxDelay?: number;
+}
+
+/** Options of `@DistributedJob()` runs that apply to every job of the module. */
+export interface JobsOptions {
+  /**
+   * How long a node that is not a tick's owner waits (per rank on the ring) before it claims the
+   * tick itself, in ms. Default 1000, and never more than a quarter of a job's period.
+   */
+  failoverGrace?: number;
+  /** How long shutdown waits for running jobs before aborting their signals, in ms. Default 10000. */
+  drainTimeout?: number;
+}
+
+export interface DiscoveryModuleOptions {
+  /**
+   * Where the registry lives. An ioredis `Redis` or `Cluster` instance is used as it is and never
+   * closed by the module; a URL or `RedisOptions` makes the module open (and close) its own client.
+   * Omitted: an in-memory registry for a single process.
+   */
+  redis?: Redis | Cluster | string | RedisOptions;
+  /** This node's id, unique in the namespace. Default: a random UUID. */
+  nodeId?: string;
+  /** The pool this node's jobs are shared in: replicas of one app share a name. Default `default`. */
+  serviceName?: string;
+  /** Where peers reach this node (`host:port`). Default: the HTTP server's address once listening. */
+  address?: string;
+  /** Services this node offers. Default `[{ name: serviceName }]`. */
+  services?: ServiceDescriptor[];
+  /** Free-form string metadata published with the node. Default `{}`. */
+  metadata?: Record<string, string>;
+  /** Namespace of every key and of the default channel. Default `discovery`. */
+  keyPrefix?: string;
+  /** Heartbeat period in ms. Default 5000. */
+  heartbeatInterval?: number;
+  /** How long a node stays alive after its last heartbeat, in ms (Redis server time). Default 15000. */
+  heartbeatTTL?: number;
+  /** Publish and receive change events over Redis pub/sub. Default `true`. */
+  pubSubEnabled?: boolean;
+  /** Channel of the change events. Default `<keyPrefix>:events`. */
+  pubSubChannel?: string;
+  /** Look up and listen without registering this process as a node. Default `false`. */
+  clientMode?: boolean;
+  /** Do not deliver events about this node to its own subscribers. Default `false`. */
+  ignoreOwnEvents?: boolean;
+  /** Heartbeat retry backoff. */
+  retry?: RetryOptions;
+  /** Virtual nodes per node on the hash ring. Default 50 (the seed's). */
+  hashReplicas?: number;
+  /** `consistent` (plain ring) or `bounded` (ring with bounded loads, max 1.25x mean). Default `consistent`. */
+  balance?: BalanceMode;
+  /** How long the pool reports `upgrading` after its membership changed, in ms. Default 1000. */
+  poolSettleTime?: number;
+  /** Options of `@DistributedJob()` runs. */
+  jobs?: JobsOptions;
+}
+
+/** Options after validation, with every default filled in. */
+export interface ResolvedDiscoveryOptions {
+  redis: Redis | Cluster | string | RedisOptions | undefined;
+  nodeId: string;
+  serviceName: string;
+  address: string | undefined;
+  services: ServiceDescriptor[];
+  metadata: Record<string, string>;
+  keyPrefix: string;
+  heartbeatInterval: number;
+  heartbeatTTL: number;
+  pubSubEnabled: boolean;
+  pubSubChannel: string;
+  clientMode: boolean;
+  ignoreOwnEvents: boolean;
+  retry: Required<RetryOptions>;
+  hashReplicas: number;
+  balance: BalanceMode;
+  poolSettleTime: number;
+  jobs: Required<JobsOptions>;
+}

@@ -1,0 +1,190 @@
+import { randomUUID } from 'node:crypto';
+import { InvalidOptionError } from '../common/errors.js';
+import {
+  addressRule,
+  describe,
+  isPlainObject,
+  metadataRule,
+  nameRule,
+  prefixRule,
+  servicesRule,
+  type Rule,
+} from '../common/field-rules.js';
+import type { DiscoveryModuleOptions, ResolvedDiscoveryOptions } from './discovery-options.interface.js';
+
+const KNOWN_KEYS: ReadonlyArray<keyof DiscoveryModuleOptions> = [
+  'redis',
+  'nodeId',
+  'serviceName',
+  'address',
+  'services',
+  'metadata',
+  'keyPrefix',
+  'heartbeatInterval',
+  'heartbeatTTL',
+  'pubSubEnabled',
+  'pubSubChannel',
+  'clientMode',
+  'ignoreOwnEvents',
+  'retry',
+  'hashReplicas',
+  'balance',
+  'poolSettleTime',
+  'jobs',
+];
+
+const MAX_DURATION = 24 * 60 * 60 * 1000;
+
+/**
+ * Checks every option and fills in the defaults. Throws `InvalidOptionError` naming the first bad
+ * option and the rule it broke, so a misconfigured app fails at startup rather than at 3 a.m.
+ */
+export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
+  if (input === undefined) input = {};
+  if (!isPlainObject(input)) {
+    throw new InvalidOptionError('options', `options must be an object (got ${describe(input)})`);
+  }
+  const options = input as DiscoveryModuleOptions;
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_KEYS.includes(key as keyof DiscoveryModuleOptions)) {
+      throw new InvalidOptionError(key, `Unknown option "${key}"; known options: ${KNOWN_KEYS.join(', ')}`);
+    }
+  }
+
+  const redis = checkRedis(options.redis);
+  const nodeId = check('nodeId', options.nodeId, nameRule) ?? randomUUID();
+  const serviceName = check('serviceName', options.serviceName, nameRule) ?? 'default';
+  const address = check('address', options.address, addressRule);
+  const services = check('services', options.services, servicesRule) ?? [{ name: serviceName }];
+  const metadata = check('metadata', options.metadata, metadataRule) ?? {};
+  const keyPrefix = check('keyPrefix', options.keyPrefix, prefixRule) ?? 'discovery';
+  const heartbeatInterval = duration('heartbeatInterval', options.heartbeatInterval, 5000, 10);
+  const heartbeatTTL = duration('heartbeatTTL', options.heartbeatTTL, 15000, 10);
+  if (heartbeatTTL <= heartbeatInterval) {
+    throw new InvalidOptionError(
+      'heartbeatTTL',
+      `heartbeatTTL (${heartbeatTTL}) must be greater than heartbeatInterval (${heartbeatInterval})`,
+    );
+  }
+  const pubSubEnabled = flag('pubSubEnabled', options.pubSubEnabled, true);
+  const pubSubChannel = check('pubSubChannel', options.pubSubChannel, prefixRule) ?? `${keyPrefix}:events`;
+  const clientMode = flag('clientMode', options.clientMode, false);
+  const ignoreOwnEvents = flag('ignoreOwnEvents', options.ignoreOwnEvents, false);
+
+  const retryInput = group('retry', options.retry, ['initialDelay', 'maxDelay']);
+  const maxDelay = duration('retry.maxDelay', retryInput.maxDelay, heartbeatInterval, 1);
+  const initialDelay = duration('retry.initialDelay', retryInput.initialDelay, Math.min(500, maxDelay), 1);
+  if (maxDelay < initialDelay) {
+    throw new InvalidOptionError(
+      'retry.maxDelay',
+      `retry.maxDelay (${maxDelay}) must not be less than retry.initialDelay (${initialDelay})`,
+    );
+  }
+
+  const hashReplicas = integer('hashReplicas', options.hashReplicas, 50, 1, 1000);
+  const balance = options.balance ?? 'consistent';
+  if (balance !== 'consistent' && balance !== 'bounded') {
+    throw new InvalidOptionError('balance', `balance must be "consistent" or "bounded" (got ${describe(balance)})`);
+  }
+  const poolSettleTime = integer('poolSettleTime', options.poolSettleTime, 1000, 0, MAX_DURATION);
+
+  const jobsInput = group('jobs', options.jobs, ['failoverGrace', 'drainTimeout']);
+  const failoverGrace = duration('jobs.failoverGrace', jobsInput.failoverGrace, 1000, 1);
+  const drainTimeout = integer('jobs.drainTimeout', jobsInput.drainTimeout, 10000, 0, MAX_DURATION);
+
+  return {
+    redis,
+    nodeId,
+    serviceName,
+    address,
+    services: services.map((service) => ({ ...service })),
+    metadata: { ...metadata },
+    keyPrefix,
+    heartbeatInterval,
+    heartbeatTTL,
+    pubSubEnabled,
+    pubSubChannel,
+    clientMode,
+    ignoreOwnEvents,
+    retry: { initialDelay, maxDelay },
+    hashReplicas,
+    balance,
+    poolSettleTime,
+    jobs: { failoverGrace, drainTimeout },
+  };
+}
+
+function check<T>(option: string, value: T | undefined, rule: Rule): T | undefined {
+  if (value === undefined) return undefined;
+  const problem = rule(value);
+  if (problem) throw new InvalidOptionError(option, `${option} ${problem}`);
+  return value;
+}
+
+function integer(option: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(
+      option,
+      `${option} (${describe(value)}) must be an integer from ${min} to ${max}`,
+    );
+  }
+  return value;
+}
+
+function duration(option: string, value: unknown, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_DURATION) {
+    throw new InvalidOptionError(
+      option,
+      `${option} (${describe(value)}) must be a whole number of milliseconds from ${min} to ${MAX_DURATION}`,
+    );
+  }
+  return value;
+}
+
+function flag(option: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') {
+    throw new InvalidOptionError(option, `${option} must be true or false (got ${describe(value)})`);
+  }
+  return value;
+}
+
+function group(option: string, value: unknown, keys: string[]): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (!isPlainObject(value)) {
+    throw new InvalidOptionError(option, `${option} must be an object (got ${describe(value)})`);
+  }
+  for (const key of Object.keys(value)) {
+    if (!keys.includes(key)) {
+      throw new InvalidOptionError(`${option}.${key}`, `Unknown option "${option}.${key}"; known: ${keys.join(', ')}`);
+    }
+  }
+  return value;
+}
+
+function checkRedis(value: unknown): ResolvedDiscoveryOptions['redis'] {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string') {
+    if (!/^rediss?:\/\//.test(value)) {
+      throw new InvalidOptionError('redis', `redis URL must start with redis:// or rediss:// (got ${describe(value)})`);
+    }
+    return value;
+  }
+  if (isRedisClient(value) || isPlainObject(value)) return value as ResolvedDiscoveryOptions['redis'];
+  throw new InvalidOptionError(
+    'redis',
+    `redis must be an ioredis Redis or Cluster instance, a redis:// URL or RedisOptions (got ${describe(value)})`,
+  );
+}
+
+/** Duck-typed so that a client from another copy of ioredis (5.x or 6.x) is accepted too. */
+export function isRedisClient(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { duplicate?: unknown }).duplicate === 'function' &&
+    typeof (value as { evalsha?: unknown }).evalsha === 'function'
+  );
+}

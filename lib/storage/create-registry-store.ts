@@ -1,0 +1,39 @@
+import { Logger } from '@nestjs/common';
+import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+import { ThrottledWarning } from '../common/throttled-warning.js';
+import { isRedisClient } from '../options/validate-options.js';
+import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
+import { MemoryRegistryStore } from './memory-registry.store.js';
+import { registryKeys } from './registry-keys.js';
+import { RedisRegistryStore } from './redis-registry.store.js';
+import type { RegistryStore } from './registry-store.interface.js';
+
+/**
+ * Builds the store the `redis` option asks for. A client the app passed in is the app's: the store
+ * never closes it. A URL or `RedisOptions` opens a client the store owns and closes.
+ */
+export function createRegistryStore(options: ResolvedDiscoveryOptions): RegistryStore {
+  const logger = new Logger('DiscoveryModule');
+  if (options.redis === undefined) {
+    logger.log('No redis option: using the in-memory registry, which only spans this process');
+    return new MemoryRegistryStore(options.keyPrefix, options.pubSubEnabled);
+  }
+  const keys = registryKeys(options.keyPrefix, options.pubSubChannel);
+  const { pubSubEnabled } = options;
+  if (isRedisClient(options.redis)) {
+    return new RedisRegistryStore({ client: options.redis as Redis | Cluster, ownsClient: false, keys, pubSubEnabled });
+  }
+  const redisOptions: RedisOptions = {
+    // Fail a command after a couple of reconnect attempts instead of queueing it for long:
+    // heartbeats retry on their own schedule and health reports the outage.
+    maxRetriesPerRequest: 2,
+    connectionName: `discovery:${options.nodeId}`,
+  };
+  const client =
+    typeof options.redis === 'string'
+      ? new Redis(options.redis, redisOptions)
+      : new Redis({ ...redisOptions, ...(options.redis as RedisOptions) });
+  const connectionErrors = new ThrottledWarning(logger);
+  client.on('error', (error: Error) => connectionErrors.warn(`Redis connection error: ${error.message}`));
+  return new RedisRegistryStore({ client, ownsClient: true, keys, pubSubEnabled });
+}

@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { DuplicateNodeIdError } from '../common/errors.js';
+import type {
+  BeatResult,
+  ClaimResult,
+  FetchResult,
+  ReapResult,
+  RegistrySnapshot,
+  RegistryStore,
+  RegistryVersion,
+} from './registry-store.interface.js';
+
+interface Entry {
+  record: string;
+  services: string[];
+  instance: string;
+  deadline: number;
+}
+
+interface JobClaim {
+  tick: number;
+  token: number;
+  holder: string;
+}
+
+/**
+ * The registry of one namespace in this process: what Redis holds, kept in memory. Apps in the same
+ * process that use the same `keyPrefix` share it, the way replicas share a Redis.
+ */
+class MemoryRegistry {
+  private static readonly namespaces = new Map<string, MemoryRegistry>();
+
+  static shared(namespace: string): MemoryRegistry {
+    let registry = this.namespaces.get(namespace);
+    if (!registry) {
+      registry = new MemoryRegistry();
+      this.namespaces.set(namespace, registry);
+    }
+    return registry;
+  }
+
+  readonly entries = new Map<string, Entry>();
+  readonly jobs = new Map<string, JobClaim>();
+  readonly listeners = new Set<(message: string) => void>();
+  readonly epoch = randomUUID();
+  version = 0;
+
+  now(): number {
+    // Monotonic, like Redis TIME is meant to be: immune to changes of the wall clock.
+    return Math.floor(performance.timeOrigin + performance.now());
+  }
+
+  announce(type: string, record: string, reason?: string): void {
+    this.version += 1;
+    const message =
+      `{"type":"${type}","epoch":${JSON.stringify(this.epoch)},"version":${this.version},` +
+      `"timestamp":${this.now()}${reason ? `,"reason":"${reason}"` : ''},"node":${record}}`;
+    // Delivered later, as pub/sub would: never inside the caller's stack.
+    for (const listener of this.listeners) setImmediate(listener, message);
+  }
+}
+
+export class MemoryRegistryStore implements RegistryStore {
+  readonly kind = 'memory' as const;
+  private readonly registry: MemoryRegistry;
+
+  constructor(
+    namespace: string,
+    private readonly pubSubEnabled: boolean,
+  ) {
+    this.registry = MemoryRegistry.shared(namespace);
+  }
+
+  async beat(nodeId: string, instance: string, record: string, services: string[], ttl: number): Promise<BeatResult> {
+    const registry = this.registry;
+    const now = registry.now();
+    const current = registry.entries.get(nodeId);
+    if (current && current.instance !== instance && current.deadline > now) {
+      throw new DuplicateNodeIdError(nodeId);
+    }
+    const deadline = now + ttl;
+    if (current && current.record === record && current.instance === instance) {
+      current.deadline = deadline;
+      return { outcome: 'unchanged', epoch: registry.epoch, version: registry.version, serverTime: now, deadline };
+    }
+    const outcome = current && current.instance === instance ? 'updated' : 'registered';
+    registry.entries.set(nodeId, { record, services, instance, deadline });
+    this.announce(outcome === 'registered' ? 'NODE_REGISTERED' : 'NODE_UPDATED', record);
+    return { outcome, epoch: registry.epoch, version: registry.version, serverTime: now, deadline };
+  }
+
+  async deregister(nodeId: string, instance: string): Promise<boolean> {
+    const entry = this.registry.entries.get(nodeId);
+    if (!entry || entry.instance !== instance) return false;
+    this.registry.entries.delete(nodeId);
+    this.announce('NODE_DEREGISTERED', entry.record, 'shutdown');
+    return true;
+  }
+
+  async reap(): Promise<ReapResult> {
+    const registry = this.registry;
+    const now = registry.now();
+    const removed: string[] = [];
+    let nextDeadline: number | null = null;
+    for (const [nodeId, entry] of registry.entries) {
+      if (entry.deadline <= now) {
+        registry.entries.delete(nodeId);
+        this.announce('NODE_DEREGISTERED', entry.record, 'expired');
+        removed.push(entry.record);
+      } else if (nextDeadline === null || entry.deadline < nextDeadline) {
+        nextDeadline = entry.deadline;
+      }
+    }
+    return { ...this.versionNow(now), removed, nextDeadline };
+  }
+
+  async snapshot(): Promise<RegistrySnapshot> {
+    const now = this.registry.now();
+    const records = [...this.registry.entries.values()].filter((e) => e.deadline > now).map((e) => e.record);
+    return { ...this.versionNow(now), records };
+  }
+
+  async version(): Promise<RegistryVersion> {
+    return this.versionNow(this.registry.now());
+  }
+
+  async fetchService(serviceName: string): Promise<FetchResult> {
+    const now = this.registry.now();
+    const records: string[] = [];
+    for (const entry of this.registry.entries.values()) {
+      if (entry.deadline > now && entry.services.includes(serviceName)) records.push(entry.record);
+    }
+    return { records, serverTime: now };
+  }
+
+  async claimTick(jobKey: string, tick: number, nodeId: string): Promise<ClaimResult> {
+    const now = this.registry.now();
+    const last = this.registry.jobs.get(jobKey);
+    if (last && last.tick >= tick) {
+      return { claimed: false, token: last.token, holder: last.holder, tick: last.tick, serverTime: now };
+    }
+    const token = Math.max((last?.token ?? 0) + 1, now);
+    this.registry.jobs.set(jobKey, { tick, token, holder: nodeId });
+    return { claimed: true, token, holder: nodeId, tick, serverTime: now };
+  }
+
+  async subscribe(onMessage: (message: string) => void): Promise<() => Promise<void>> {
+    const listener = (message: string) => onMessage(message);
+    this.registry.listeners.add(listener);
+    return async () => {
+      this.registry.listeners.delete(listener);
+    };
+  }
+
+  async close(): Promise<void> {}
+
+  private announce(type: string, record: string, reason?: string): void {
+    if (this.pubSubEnabled) this.registry.announce(type, record, reason);
+    else this.registry.version += 1;
+  }
+
+  private versionNow(now: number): RegistryVersion {
+    return { epoch: this.registry.epoch, version: this.registry.version, serverTime: now };
+  }
+}

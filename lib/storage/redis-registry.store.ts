@@ -1,0 +1,197 @@
+import { randomUUID } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { DuplicateNodeIdError } from '../common/errors.js';
+import type {
+  BeatResult,
+  ClaimResult,
+  FetchResult,
+  ReapResult,
+  RegistrySnapshot,
+  RegistryStore,
+  RegistryVersion,
+} from './registry-store.interface.js';
+import type { RegistryKeys } from './registry-keys.js';
+import {
+  BEAT_SCRIPT,
+  CLAIM_SCRIPT,
+  DEREGISTER_SCRIPT,
+  FETCH_SERVICE_SCRIPT,
+  REAP_SCRIPT,
+  RedisScript,
+  SNAPSHOT_SCRIPT,
+  VERSION_SCRIPT,
+} from './redis-scripts.js';
+
+type Client = Redis | Cluster;
+type Reply = Array<string | number | null>;
+
+const beat = new RedisScript(BEAT_SCRIPT);
+const deregister = new RedisScript(DEREGISTER_SCRIPT);
+const reap = new RedisScript(REAP_SCRIPT);
+const snapshot = new RedisScript(SNAPSHOT_SCRIPT);
+const version = new RedisScript(VERSION_SCRIPT);
+const fetchService = new RedisScript(FETCH_SERVICE_SCRIPT);
+const claim = new RedisScript(CLAIM_SCRIPT);
+
+/** Nodes expired at once that one reap removes; the rest go in the next run, right after. */
+const REAP_BATCH = 100;
+
+export interface RedisRegistryStoreOptions {
+  client: Client;
+  /** Whether `close()` may quit `client` (true when the module opened it). */
+  ownsClient: boolean;
+  keys: RegistryKeys;
+  pubSubEnabled: boolean;
+}
+
+export class RedisRegistryStore implements RegistryStore {
+  readonly kind = 'redis' as const;
+  private readonly subscribers = new Set<Client>();
+  private readonly registryKeys: string[];
+
+  constructor(private readonly options: RedisRegistryStoreOptions) {
+    const { keys } = options;
+    this.registryKeys = [keys.nodes, keys.deadlines, keys.meta, keys.owners];
+  }
+
+  get client(): Client {
+    return this.options.client;
+  }
+
+  private get channel(): string {
+    return this.options.pubSubEnabled ? this.options.keys.channel : '';
+  }
+
+  async beat(nodeId: string, instance: string, record: string, services: string[], ttl: number): Promise<BeatResult> {
+    const reply = await this.run(beat, this.registryKeys, [
+      nodeId,
+      instance,
+      record,
+      ttl,
+      randomUUID(),
+      this.channel,
+      this.options.keys.servicePrefix,
+      ...services,
+    ]);
+    const [outcome, epoch, registryVersion, serverTime, deadline] = reply;
+    if (outcome === 'duplicate') throw new DuplicateNodeIdError(nodeId);
+    return {
+      outcome: outcome as BeatResult['outcome'],
+      epoch: String(epoch),
+      version: Number(registryVersion),
+      serverTime: Number(serverTime),
+      deadline: Number(deadline),
+    };
+  }
+
+  async deregister(nodeId: string, instance: string): Promise<boolean> {
+    const removed = await this.runScalar(deregister, this.registryKeys, [
+      nodeId,
+      instance,
+      randomUUID(),
+      this.channel,
+      this.options.keys.servicePrefix,
+    ]);
+    return Number(removed) === 1;
+  }
+
+  async reap(): Promise<ReapResult> {
+    const reply = await this.run(reap, this.registryKeys, [
+      randomUUID(),
+      this.channel,
+      this.options.keys.servicePrefix,
+      REAP_BATCH,
+    ]);
+    const [epoch, registryVersion, serverTime, nextDeadline, ...removed] = reply;
+    return {
+      epoch: String(epoch),
+      version: Number(registryVersion),
+      serverTime: Number(serverTime),
+      nextDeadline: nextDeadline === null ? null : Number(nextDeadline),
+      removed: removed.map(String),
+    };
+  }
+
+  async snapshot(): Promise<RegistrySnapshot> {
+    const [epoch, registryVersion, serverTime, ...records] = await this.run(snapshot, this.registryKeys, [randomUUID()]);
+    return {
+      epoch: String(epoch),
+      version: Number(registryVersion),
+      serverTime: Number(serverTime),
+      records: records.map(String),
+    };
+  }
+
+  async version(): Promise<RegistryVersion> {
+    const [epoch, registryVersion, serverTime] = await this.run(version, this.registryKeys, [randomUUID()]);
+    return { epoch: String(epoch), version: Number(registryVersion), serverTime: Number(serverTime) };
+  }
+
+  async fetchService(serviceName: string): Promise<FetchResult> {
+    const { keys } = this.options;
+    const [serverTime, ...records] = await this.run(
+      fetchService,
+      [keys.servicePrefix + serviceName, keys.nodes, keys.deadlines],
+      [],
+    );
+    return { serverTime: Number(serverTime), records: records.map(String) };
+  }
+
+  async claimTick(jobKey: string, tick: number, nodeId: string): Promise<ClaimResult> {
+    const [claimed, token, holder, claimedTick, serverTime] = await this.run(claim, [jobKey], [tick, nodeId]);
+    return {
+      claimed: Number(claimed) === 1,
+      token: Number(token),
+      holder: String(holder),
+      tick: Number(claimedTick),
+      serverTime: Number(serverTime),
+    };
+  }
+
+  async subscribe(onMessage: (message: string) => void, onResubscribed: () => void): Promise<() => Promise<void>> {
+    // A connection in subscriber mode cannot run commands: give pub/sub its own connection.
+    const subscriber = (this.client as Redis).duplicate() as Client;
+    this.subscribers.add(subscriber);
+    const channel = this.options.keys.channel;
+    let readyOnce = false;
+    subscriber.on('message', (from: string, message: string) => {
+      if (from === channel) onMessage(message);
+    });
+    // ioredis resubscribes by itself after a reconnect; whatever was published meanwhile is lost,
+    // so the owner resyncs its view.
+    subscriber.on('ready', () => {
+      if (readyOnce) onResubscribed();
+      readyOnce = true;
+    });
+    subscriber.on('error', () => undefined); // reconnects are handled by ioredis; errors are surfaced by commands
+    await subscriber.subscribe(channel);
+    readyOnce = true;
+    return async () => {
+      if (!this.subscribers.delete(subscriber)) return;
+      subscriber.removeAllListeners('message');
+      subscriber.disconnect();
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const subscriber of this.subscribers) subscriber.disconnect();
+    this.subscribers.clear();
+    if (this.options.ownsClient) {
+      await this.client.quit().catch(() => this.client.disconnect());
+    }
+  }
+
+  private async run(script: RedisScript, keys: string[], args: Array<string | number>): Promise<Reply> {
+    const reply = await this.runScalar(script, keys, args);
+    return reply as Reply;
+  }
+
+  private async runScalar(script: RedisScript, keys: string[], args: Array<string | number>): Promise<unknown> {
+    try {
+      return await this.client.evalsha(script.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return this.client.eval(script.source, keys.length, ...keys, ...args);
+    }
+  }
+}

@@ -1,0 +1,184 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Lua scripts of the Redis registry. Each runs atomically on one hash slot and reads the clock with
+ * `TIME`, so every deadline is Redis server time, never a client's clock. Events are published from
+ * inside the script that made the change: a change and its announcement cannot come apart, and
+ * the registry version in every event lets subscribers notice what they missed.
+ *
+ * Shared KEYS: 1 nodes, 2 deadlines, 3 meta, 4 owners.
+ */
+const PRELUDE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function ensureEpoch(candidate)
+  local epoch = redis.call('HGET', KEYS[3], 'epoch')
+  if not epoch then
+    epoch = candidate
+    redis.call('HSET', KEYS[3], 'epoch', epoch, 'version', 0)
+  end
+  return epoch
+end
+local function currentVersion()
+  return tonumber(redis.call('HGET', KEYS[3], 'version') or '0')
+end
+local function dropServices(prefix, id, record)
+  if not record then return end
+  local ok, decoded = pcall(cjson.decode, record)
+  if not ok or type(decoded) ~= 'table' or type(decoded.services) ~= 'table' then return end
+  for _, service in ipairs(decoded.services) do
+    if type(service) == 'table' and type(service.name) == 'string' then
+      redis.call('SREM', prefix .. service.name, id)
+    end
+  end
+end
+local function announce(channel, kind, epoch, version, reason, record)
+  if channel == '' then return end
+  local extra = ''
+  if reason then extra = ',"reason":"' .. reason .. '"' end
+  redis.call('PUBLISH', channel, '{"type":"' .. kind .. '","epoch":' .. cjson.encode(epoch) ..
+    ',"version":' .. version .. ',"timestamp":' .. now .. extra .. ',"node":' .. record .. '}')
+end
+`;
+
+/**
+ * ARGV: 1 nodeId, 2 instance, 3 record, 4 ttl, 5 epoch candidate, 6 channel ('' = none),
+ * 7 service key prefix, 8.. service names.
+ * Returns {outcome, epoch, version, now, deadline}; outcome 'duplicate' when another live process
+ * owns the id.
+ */
+export const BEAT_SCRIPT = `${PRELUDE}
+local id, instance, record = ARGV[1], ARGV[2], ARGV[3]
+local epoch = ensureEpoch(ARGV[5])
+local owner = redis.call('HGET', KEYS[4], id)
+local deadline = tonumber(redis.call('ZSCORE', KEYS[2], id) or '0')
+if owner and owner ~= instance and deadline > now then
+  return {'duplicate', epoch, currentVersion(), now, deadline}
+end
+local newDeadline = now + tonumber(ARGV[4])
+redis.call('ZADD', KEYS[2], newDeadline, id)
+local old = redis.call('HGET', KEYS[1], id)
+if old == record and owner == instance then
+  return {'unchanged', epoch, currentVersion(), now, newDeadline}
+end
+local outcome = 'updated'
+if not old or owner ~= instance then outcome = 'registered' end
+dropServices(ARGV[7], id, old)
+for i = 8, #ARGV do redis.call('SADD', ARGV[7] .. ARGV[i], id) end
+redis.call('HSET', KEYS[1], id, record)
+redis.call('HSET', KEYS[4], id, instance)
+local version = redis.call('HINCRBY', KEYS[3], 'version', 1)
+local kind = 'NODE_UPDATED'
+if outcome == 'registered' then kind = 'NODE_REGISTERED' end
+announce(ARGV[6], kind, epoch, version, nil, record)
+return {outcome, epoch, version, now, newDeadline}
+`;
+
+/** ARGV: 1 nodeId, 2 instance, 3 epoch candidate, 4 channel, 5 service key prefix. Returns 1 if removed. */
+export const DEREGISTER_SCRIPT = `${PRELUDE}
+local id = ARGV[1]
+if redis.call('HGET', KEYS[4], id) ~= ARGV[2] then return 0 end
+local record = redis.call('HGET', KEYS[1], id)
+dropServices(ARGV[5], id, record)
+redis.call('HDEL', KEYS[1], id)
+redis.call('HDEL', KEYS[4], id)
+redis.call('ZREM', KEYS[2], id)
+local epoch = ensureEpoch(ARGV[3])
+local version = redis.call('HINCRBY', KEYS[3], 'version', 1)
+if record then announce(ARGV[4], 'NODE_DEREGISTERED', epoch, version, 'shutdown', record) end
+return 1
+`;
+
+/**
+ * Removes nodes whose deadline passed. Atomic, so however many peers run it at once, each expired
+ * node is removed and announced exactly once.
+ * ARGV: 1 epoch candidate, 2 channel, 3 service key prefix, 4 batch limit.
+ * Returns {epoch, version, now, nextDeadline|false, removed records...}.
+ */
+export const REAP_SCRIPT = `${PRELUDE}
+local epoch = ensureEpoch(ARGV[1])
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
+local removed = {}
+for _, id in ipairs(expired) do
+  local record = redis.call('HGET', KEYS[1], id)
+  dropServices(ARGV[3], id, record)
+  redis.call('HDEL', KEYS[1], id)
+  redis.call('HDEL', KEYS[4], id)
+  redis.call('ZREM', KEYS[2], id)
+  if record then
+    local version = redis.call('HINCRBY', KEYS[3], 'version', 1)
+    announce(ARGV[2], 'NODE_DEREGISTERED', epoch, version, 'expired', record)
+    removed[#removed + 1] = record
+  end
+end
+local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+local result = {epoch, currentVersion(), now, first[2] or false}
+for _, record in ipairs(removed) do result[#result + 1] = record end
+return result
+`;
+
+/** ARGV: 1 epoch candidate. Returns {epoch, version, now, live records...}. */
+export const SNAPSHOT_SCRIPT = `${PRELUDE}
+local epoch = ensureEpoch(ARGV[1])
+local result = {epoch, currentVersion(), now}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local deadline = tonumber(redis.call('ZSCORE', KEYS[2], all[i]) or '0')
+  if deadline > now then result[#result + 1] = all[i + 1] end
+end
+return result
+`;
+
+/** ARGV: 1 epoch candidate. Returns {epoch, version, now}. */
+export const VERSION_SCRIPT = `${PRELUDE}
+local epoch = ensureEpoch(ARGV[1])
+return {epoch, currentVersion(), now}
+`;
+
+/** KEYS: 1 service set, 2 nodes, 3 deadlines. Returns {now, live records...}: O(nodes of the service). */
+export const FETCH_SERVICE_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local result = {now}
+local ids = redis.call('SMEMBERS', KEYS[1])
+if #ids == 0 then return result end
+local records = redis.call('HMGET', KEYS[2], unpack(ids))
+local deadlines = redis.call('ZMSCORE', KEYS[3], unpack(ids))
+for i = 1, #ids do
+  if records[i] and deadlines[i] and tonumber(deadlines[i]) > now then
+    result[#result + 1] = records[i]
+  end
+end
+return result
+`;
+
+/**
+ * Claims a tick of one job. A tick is taken only if it is later than the last claimed one, so a
+ * node that wakes from a stall can never run a tick that was already run. The fencing token is
+ * max(previous + 1, server time in ms): it grows per job even if Redis loses the key.
+ * KEYS: 1 job hash. ARGV: 1 tick, 2 nodeId.
+ * Returns {claimed 0|1, token, holder, tick, now}.
+ */
+export const CLAIM_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tick = tonumber(ARGV[1])
+local last = redis.call('HMGET', KEYS[1], 'tick', 'token', 'node')
+local lastTick = tonumber(last[1] or '-1')
+local lastToken = tonumber(last[2] or '0')
+if lastTick >= tick then
+  return {0, tostring(lastToken), last[3] or '', tostring(lastTick), now}
+end
+local token = math.max(lastToken + 1, now)
+redis.call('HSET', KEYS[1], 'tick', tostring(tick), 'token', tostring(token), 'node', ARGV[2], 'at', now)
+return {1, tostring(token), ARGV[2], tostring(tick), now}
+`;
+
+/** A script run by EVALSHA, loaded with EVAL on the first NOSCRIPT (after a restart or a failover). */
+export class RedisScript {
+  readonly sha: string;
+
+  constructor(readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+}
