@@ -73,7 +73,15 @@ export class DiscoveryModule
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.discovery.startHeartbeat();
+    try {
+      await this.discovery.startHeartbeat();
+    } catch (error) {
+      // A failed start (duplicate node id, Redis unreachable) must not leave timers and
+      // connections behind: Nest does not run shutdown hooks for an app that never started.
+      await this.discovery.shutdown();
+      await this.store.close();
+      throw error;
+    }
     if (this.options.address === undefined && this.adapterHost) {
       // The app's own address is known only once it listens: publish it then.
       this.listening = this.adapterHost.listen$.subscribe(() => {

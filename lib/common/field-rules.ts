@@ -40,7 +40,7 @@ export const metadataRule: Rule = (value) => {
     if (keyProblem) return `key ${JSON.stringify(clip(key))} ${keyProblem}`;
     if (typeof entry !== 'string') return `value of "${key}" must be a string (got ${describe(entry)})`;
     if (entry.length > MAX_METADATA_VALUE_LENGTH)
-      return `value of "${key}" must be at most ${MAX_METADATA_VALUE_LENGTH} characters`;
+      return `value of "${key}" must be at most ${MAX_METADATA_VALUE_LENGTH} characters (got ${entry.length})`;
   }
   return undefined;
 };
@@ -59,8 +59,8 @@ export const servicesRule: Rule = (value) => {
       const versionProblem = versionRule(service.version);
       if (versionProblem) return `[${index}].version ${versionProblem}`;
     }
-    const identity = `${service.name as string}@${(service.version as string | undefined) ?? ''}`;
-    if (seen.has(identity)) return `[${index}] repeats ${identity}`;
+    const identity = [service.name, service.version].filter((part) => part !== undefined).join('@');
+    if (seen.has(identity)) return `[${index}] repeats service ${identity}`;
     seen.add(identity);
   }
   return undefined;
@@ -72,11 +72,16 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return proto === Object.prototype || proto === null;
 }
 
+/** A short, safe description of a bad value for an error message. */
 export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return JSON.stringify(clip(value));
-  if (typeof value === 'object') return 'object';
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'object') {
+    const name = (Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null)?.constructor?.name;
+    return isPlainObject(value) ? 'an object' : `an instance of ${name || 'an unnamed class'}`;
+  }
   return `${typeof value} ${String(value)}`;
 }
 

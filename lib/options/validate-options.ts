@@ -75,14 +75,15 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
   const maxDelay = duration('retry.maxDelay', retryInput.maxDelay, heartbeatInterval, 1);
   const initialDelay = duration('retry.initialDelay', retryInput.initialDelay, Math.min(500, maxDelay), 1);
   if (maxDelay < initialDelay) {
+    const implicit = retryInput.maxDelay === undefined ? ', which defaults to heartbeatInterval' : '';
     throw new InvalidOptionError(
-      'retry.maxDelay',
-      `retry.maxDelay (${maxDelay}) must not be less than retry.initialDelay (${initialDelay})`,
+      retryInput.maxDelay === undefined ? 'retry.initialDelay' : 'retry.maxDelay',
+      `retry.initialDelay (${initialDelay}) must not be greater than retry.maxDelay (${maxDelay}${implicit})`,
     );
   }
 
   const hashReplicas = integer('hashReplicas', options.hashReplicas, 50, 1, 1000);
-  const balance = options.balance ?? 'consistent';
+  const balance = options.balance === undefined ? 'consistent' : options.balance;
   if (balance !== 'consistent' && balance !== 'bounded') {
     throw new InvalidOptionError('balance', `balance must be "consistent" or "bounded" (got ${describe(balance)})`);
   }
@@ -117,7 +118,7 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
 function check<T>(option: string, value: T | undefined, rule: Rule): T | undefined {
   if (value === undefined) return undefined;
   const problem = rule(value);
-  if (problem) throw new InvalidOptionError(option, `${option} ${problem}`);
+  if (problem) throw new InvalidOptionError(option, `${option}${problem.startsWith('[') ? '' : ' '}${problem}`);
   return value;
 }
 
@@ -167,7 +168,7 @@ function group(option: string, value: unknown, keys: string[]): Record<string, u
 function checkRedis(value: unknown): ResolvedDiscoveryOptions['redis'] {
   if (value === undefined) return undefined;
   if (typeof value === 'string') {
-    if (!/^rediss?:\/\//.test(value)) {
+    if (!/^rediss?:\/\/./i.test(value)) {
       throw new InvalidOptionError('redis', `redis URL must start with redis:// or rediss:// (got ${describe(value)})`);
     }
     return value;

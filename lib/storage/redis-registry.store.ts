@@ -113,7 +113,7 @@ export class RedisRegistryStore implements RegistryStore {
   }
 
   async snapshot(): Promise<RegistrySnapshot> {
-    const [epoch, registryVersion, serverTime, ...records] = await this.run(snapshot, this.registryKeys, [randomUUID()]);
+    const [epoch, registryVersion, serverTime, ...records] = await this.run(snapshot, this.registryKeys, []);
     return {
       epoch: String(epoch),
       version: Number(registryVersion),
@@ -123,7 +123,7 @@ export class RedisRegistryStore implements RegistryStore {
   }
 
   async version(): Promise<RegistryVersion> {
-    const [epoch, registryVersion, serverTime] = await this.run(version, this.registryKeys, [randomUUID()]);
+    const [epoch, registryVersion, serverTime] = await this.run(version, this.registryKeys, []);
     return { epoch: String(epoch), version: Number(registryVersion), serverTime: Number(serverTime) };
   }
 

@@ -19,6 +19,10 @@ local function ensureEpoch(candidate)
   end
   return epoch
 end
+-- Readers do not create the epoch: a client that only looks must write nothing.
+local function readEpoch()
+  return redis.call('HGET', KEYS[3], 'epoch') or ''
+end
 local function currentVersion()
   return tonumber(redis.call('HGET', KEYS[3], 'version') or '0')
 end
@@ -96,8 +100,9 @@ return 1
  * Returns {epoch, version, now, nextDeadline|false, removed records...}.
  */
 export const REAP_SCRIPT = `${PRELUDE}
-local epoch = ensureEpoch(ARGV[1])
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
+local epoch = readEpoch()
+if #expired > 0 then epoch = ensureEpoch(ARGV[1]) end
 local removed = {}
 for _, id in ipairs(expired) do
   local record = redis.call('HGET', KEYS[1], id)
@@ -117,9 +122,9 @@ for _, record in ipairs(removed) do result[#result + 1] = record end
 return result
 `;
 
-/** ARGV: 1 epoch candidate. Returns {epoch, version, now, live records...}. */
+/** Returns {epoch ('' before the first write), version, now, live records...}. */
 export const SNAPSHOT_SCRIPT = `${PRELUDE}
-local epoch = ensureEpoch(ARGV[1])
+local epoch = readEpoch()
 local result = {epoch, currentVersion(), now}
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
@@ -129,9 +134,9 @@ end
 return result
 `;
 
-/** ARGV: 1 epoch candidate. Returns {epoch, version, now}. */
+/** Returns {epoch ('' before the first write), version, now}. */
 export const VERSION_SCRIPT = `${PRELUDE}
-local epoch = ensureEpoch(ARGV[1])
+local epoch = readEpoch()
 return {epoch, currentVersion(), now}
 `;
 

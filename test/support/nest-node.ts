@@ -26,7 +26,12 @@ export async function startNode(options: DiscoveryModuleOptions, extra: TestNode
     logger: process.env.DEBUG_NEST ? new Logger() : false,
     abortOnError: false,
   });
-  await app.init();
+  try {
+    await app.init();
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
   let closed = false;
   return {
     app,
