@@ -9,7 +9,10 @@ export const {
 } = new ConfigurableModuleBuilder<DiscoveryModuleOptions>({ moduleName: 'Discovery' })
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createDiscoveryOptions')
-  .setExtras({ isGlobal: false }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+  .setExtras({ isGlobal: false }, (definition, extras) => ({
+    ...definition,
+    global: extras.isGlobal,
+  }))
   .build();
 
 /** `forRootAsync({ useClass })` classes implement this. */

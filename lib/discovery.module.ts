@@ -106,5 +106,7 @@ export class DiscoveryModule
 
 function listeningPort(server: unknown): number | undefined {
   const address = (server as { address?: () => unknown } | undefined)?.address?.();
-  return typeof address === 'object' && address !== null ? (address as { port?: number }).port : undefined;
+  return typeof address === 'object' && address !== null
+    ? (address as { port?: number }).port
+    : undefined;
 }

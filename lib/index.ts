@@ -33,4 +33,8 @@ export { HashRing, hash64 } from './node-pool/hash-ring.js';
 export { DistributedJob } from './jobs/distributed-job.decorator.js';
 export { DistributedJobs } from './jobs/distributed-jobs.service.js';
 export { getJobContext } from './jobs/job-context.js';
-export type { DistributedJobOptions, JobContext, JobStatus } from './jobs/distributed-job.interface.js';
+export type {
+  DistributedJobOptions,
+  JobContext,
+  JobStatus,
+} from './jobs/distributed-job.interface.js';

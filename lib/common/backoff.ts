@@ -1,5 +1,10 @@
 /** Exponential backoff with full jitter: a random delay in [delay/2, delay], delay doubling up to `max`. */
-export function backoffDelay(attempt: number, initial: number, max: number, random = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  initial: number,
+  max: number,
+  random = Math.random,
+): number {
   const ceiling = Math.min(max, initial * 2 ** Math.max(0, attempt - 1));
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }

@@ -10,6 +10,7 @@ export type Rule = (value: unknown) => string | undefined;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._\-@/]*$/;
 const PREFIX = /^[A-Za-z0-9][A-Za-z0-9._\-:]*$/;
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9.+\-_]*$/;
+// eslint-disable-next-line no-control-regex -- control characters are exactly what it refuses
 const PRINTABLE = /^[^\s\u0000-\u001f\u007f]+$/;
 
 export const MAX_NAME_LENGTH = 128;
@@ -21,24 +22,39 @@ function text(pattern: RegExp, max: number, allowed: string): Rule {
     if (typeof value !== 'string') return `must be a string (got ${describe(value)})`;
     if (value.length === 0) return 'must not be empty';
     if (value.length > max) return `must be at most ${max} characters (got ${value.length})`;
-    if (!pattern.test(value)) return `may only contain ${allowed} (got ${JSON.stringify(clip(value))})`;
+    if (!pattern.test(value))
+      return `may only contain ${allowed} (got ${JSON.stringify(clip(value))})`;
     return undefined;
   };
 }
 
-export const nameRule = text(NAME, MAX_NAME_LENGTH, 'letters, digits and . _ - @ /, starting with a letter or digit');
-export const prefixRule = text(PREFIX, 64, 'letters, digits and . _ - :, starting with a letter or digit');
-export const versionRule = text(VERSION, 64, 'letters, digits and . + - _, starting with a letter or digit');
+export const nameRule = text(
+  NAME,
+  MAX_NAME_LENGTH,
+  'letters, digits and . _ - @ /, starting with a letter or digit',
+);
+export const prefixRule = text(
+  PREFIX,
+  64,
+  'letters, digits and . _ - :, starting with a letter or digit',
+);
+export const versionRule = text(
+  VERSION,
+  64,
+  'letters, digits and . + - _, starting with a letter or digit',
+);
 export const addressRule = text(PRINTABLE, 255, 'printable characters without spaces');
 
 export const metadataRule: Rule = (value) => {
   if (!isPlainObject(value)) return `must be an object of strings (got ${describe(value)})`;
   const entries = Object.entries(value);
-  if (entries.length > MAX_METADATA_ENTRIES) return `must have at most ${MAX_METADATA_ENTRIES} entries`;
+  if (entries.length > MAX_METADATA_ENTRIES)
+    return `must have at most ${MAX_METADATA_ENTRIES} entries`;
   for (const [key, entry] of entries) {
     const keyProblem = text(PRINTABLE, MAX_NAME_LENGTH, 'printable characters without spaces')(key);
     if (keyProblem) return `key ${JSON.stringify(clip(key))} ${keyProblem}`;
-    if (typeof entry !== 'string') return `value of "${key}" must be a string (got ${describe(entry)})`;
+    if (typeof entry !== 'string')
+      return `value of "${key}" must be a string (got ${describe(entry)})`;
     if (entry.length > MAX_METADATA_VALUE_LENGTH)
       return `value of "${key}" must be at most ${MAX_METADATA_VALUE_LENGTH} characters (got ${entry.length})`;
   }
@@ -46,8 +62,10 @@ export const metadataRule: Rule = (value) => {
 };
 
 export const servicesRule: Rule = (value) => {
-  if (!Array.isArray(value)) return `must be an array of { name, version? } (got ${describe(value)})`;
-  if (value.length > MAX_METADATA_ENTRIES) return `must have at most ${MAX_METADATA_ENTRIES} entries`;
+  if (!Array.isArray(value))
+    return `must be an array of { name, version? } (got ${describe(value)})`;
+  if (value.length > MAX_METADATA_ENTRIES)
+    return `must have at most ${MAX_METADATA_ENTRIES} entries`;
   const seen = new Set<string>();
   for (const [index, service] of value.entries()) {
     if (!isPlainObject(service)) return `[${index}] must be an object { name, version? }`;
@@ -79,7 +97,8 @@ export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(clip(value));
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'object') {
-    const name = (Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null)?.constructor?.name;
+    const name = (Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null)
+      ?.constructor?.name;
     return isPlainObject(value) ? 'an object' : `an instance of ${name || 'an unnamed class'}`;
   }
   return `${typeof value} ${String(value)}`;

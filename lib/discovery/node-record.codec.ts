@@ -1,4 +1,10 @@
-import { addressRule, isPlainObject, metadataRule, nameRule, servicesRule } from '../common/field-rules.js';
+import {
+  addressRule,
+  isPlainObject,
+  metadataRule,
+  nameRule,
+  servicesRule,
+} from '../common/field-rules.js';
 import type { ServiceDescriptor } from '../options/discovery-options.interface.js';
 import type { DeregistrationReason, DiscoveryEventType, NodeInfo } from './node-info.interface.js';
 
@@ -14,7 +20,9 @@ export function encodeRecord(node: NodeInfo): string {
     nodeId: node.nodeId,
     serviceName: node.serviceName,
     address: node.address,
-    services: node.services.map(({ name, version }) => (version === undefined ? { name } : { name, version })),
+    services: node.services.map(({ name, version }) =>
+      version === undefined ? { name } : { name, version },
+    ),
     metadata: node.metadata,
   });
 }
@@ -34,7 +42,11 @@ export interface WireEvent {
   node: NodeInfo;
 }
 
-const TYPES: ReadonlySet<string> = new Set(['NODE_REGISTERED', 'NODE_UPDATED', 'NODE_DEREGISTERED']);
+const TYPES: ReadonlySet<string> = new Set([
+  'NODE_REGISTERED',
+  'NODE_UPDATED',
+  'NODE_DEREGISTERED',
+]);
 
 /** Parses a message from the events channel; undefined when it is not one of ours, well formed. */
 export function decodeEvent(raw: unknown): WireEvent | undefined {
@@ -46,7 +58,11 @@ export function decodeEvent(raw: unknown): WireEvent | undefined {
   if (typeof epoch !== 'string' || epoch.length === 0 || epoch.length > 64) return undefined;
   if (!Number.isSafeInteger(version) || (version as number) < 0) return undefined;
   if (!Number.isSafeInteger(timestamp)) return undefined;
-  if (type === 'NODE_DEREGISTERED' ? reason !== 'shutdown' && reason !== 'expired' : reason !== undefined) {
+  if (
+    type === 'NODE_DEREGISTERED'
+      ? reason !== 'shutdown' && reason !== 'expired'
+      : reason !== undefined
+  ) {
     return undefined;
   }
   const node = toNode(value.node);

@@ -71,7 +71,11 @@ export class RegistryView {
   }
 
   /** Replaces the content with a snapshot and returns what changed, so missed events can be replayed. */
-  replace(epoch: string, version: number, nodes: Array<{ node: NodeInfo; raw: string }>): ViewChange[] {
+  replace(
+    epoch: string,
+    version: number,
+    nodes: Array<{ node: NodeInfo; raw: string }>,
+  ): ViewChange[] {
     const changes: ViewChange[] = [];
     const seen = new Set<string>();
     for (const { node, raw } of nodes) {

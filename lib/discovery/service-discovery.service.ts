@@ -3,11 +3,20 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { backoffDelay } from '../common/backoff.js';
 import { DuplicateNodeIdError, InvalidArgumentError } from '../common/errors.js';
-import { addressRule, metadataRule, nameRule, servicesRule, type Rule } from '../common/field-rules.js';
+import {
+  addressRule,
+  metadataRule,
+  nameRule,
+  servicesRule,
+  type Rule,
+} from '../common/field-rules.js';
 import { ServerClock } from '../common/server-clock.js';
 import { ThrottledWarning } from '../common/throttled-warning.js';
 import { DISCOVERY_OPTIONS, REGISTRY_STORE } from '../discovery.constants.js';
-import type { ResolvedDiscoveryOptions, ServiceDescriptor } from '../options/discovery-options.interface.js';
+import type {
+  ResolvedDiscoveryOptions,
+  ServiceDescriptor,
+} from '../options/discovery-options.interface.js';
 import type { RegistryStore, RegistryVersion } from '../storage/registry-store.interface.js';
 import type {
   DiscoveryEvent,
@@ -147,10 +156,19 @@ export class ServiceDiscovery {
   }
 
   /** Nodes offering `serviceName`, optionally at an exact `version` or inside a semver range. */
-  async findNodesByService(serviceName: string, version?: string, options: LookupOptions = {}): Promise<NodeInfo[]> {
+  async findNodesByService(
+    serviceName: string,
+    version?: string,
+    options: LookupOptions = {},
+  ): Promise<NodeInfo[]> {
     argument('serviceName', serviceName, nameRule);
-    if (version !== undefined && (typeof version !== 'string' || version.length === 0 || version.length > 256)) {
-      throw new InvalidArgumentError('version must be a non-empty string of at most 256 characters');
+    if (
+      version !== undefined &&
+      (typeof version !== 'string' || version.length === 0 || version.length > 256)
+    ) {
+      throw new InvalidArgumentError(
+        'version must be a non-empty string of at most 256 characters',
+      );
     }
     let candidates: NodeInfo[];
     if (options.fresh) {
@@ -231,7 +249,8 @@ export class ServiceDiscovery {
     return {
       registered: this.registered,
       valid: this.registered && this.clock.now() < this.leaseDeadline,
-      lastHeartbeatAge: this.lastBeatAt === undefined ? undefined : Math.round(now - this.lastBeatAt),
+      lastHeartbeatAge:
+        this.lastBeatAt === undefined ? undefined : Math.round(now - this.lastBeatAt),
       consecutiveFailures: this.consecutiveFailures,
       failingFor: this.consecutiveFailures === 0 ? 0 : Math.round(now - this.failingSince),
     };
@@ -251,8 +270,15 @@ export class ServiceDiscovery {
         await this.serialize(() => this.beat());
         break;
       } catch (error) {
-        if (error instanceof DuplicateNodeIdError || this.stopping || ServerClock.local() > giveUpAt) throw error;
-        await this.sleep(backoffDelay(attempt, this.options.retry.initialDelay, this.options.retry.maxDelay));
+        if (
+          error instanceof DuplicateNodeIdError ||
+          this.stopping ||
+          ServerClock.local() > giveUpAt
+        )
+          throw error;
+        await this.sleep(
+          backoffDelay(attempt, this.options.retry.initialDelay, this.options.retry.maxDelay),
+        );
       }
     }
     this.scheduleHeartbeat(this.options.heartbeatInterval);
@@ -290,7 +316,10 @@ export class ServiceDiscovery {
       this.stats.heartbeatFailures += 1;
       if (this.consecutiveFailures++ === 0) this.failingSince = sentAt;
       if (error instanceof DuplicateNodeIdError) this.logger.error(error.message);
-      else this.logger.warn(`Heartbeat failed (${this.consecutiveFailures} in a row): ${message(error)}`);
+      else
+        this.logger.warn(
+          `Heartbeat failed (${this.consecutiveFailures} in a row): ${message(error)}`,
+        );
       throw error;
     }
     const receivedAt = ServerClock.local();
@@ -300,7 +329,9 @@ export class ServiceDiscovery {
     this.lastBeatAt = receivedAt;
     if (result.outcome === 'registered' && this.registered) {
       this.stats.reRegistrations += 1;
-      this.logger.warn(`Node ${this.nodeId} had lost its registration (expired or Redis lost data); registered again`);
+      this.logger.warn(
+        `Node ${this.nodeId} had lost its registration (expired or Redis lost data); registered again`,
+      );
       this.leaseLost();
     }
     this.registered = true;
@@ -327,7 +358,9 @@ export class ServiceDiscovery {
     const delay = Math.max(0, this.clock.toLocal(this.leaseDeadline) - ServerClock.local());
     this.leaseTimer = this.timer(delay + 1, () => {
       if (this.clock.now() >= this.leaseDeadline && !this.stopping) {
-        this.logger.warn(`Lease of node ${this.nodeId} ran out: no heartbeat reached Redis in time`);
+        this.logger.warn(
+          `Lease of node ${this.nodeId} ran out: no heartbeat reached Redis in time`,
+        );
         this.leaseLost();
       }
     });
@@ -356,7 +389,9 @@ export class ServiceDiscovery {
         new Promise<'timeout'>((resolve) => setTimeout(resolve, bound, 'timeout').unref()),
       ]);
       if (outcome === 'timeout') {
-        this.logger.warn(`Could not deregister node ${this.nodeId} within ${bound} ms; it expires by its TTL`);
+        this.logger.warn(
+          `Could not deregister node ${this.nodeId} within ${bound} ms; it expires by its TTL`,
+        );
       }
       this.view.remove(this.nodeId, Infinity);
       this.registered = false;
@@ -373,7 +408,8 @@ export class ServiceDiscovery {
         return;
       } catch (error) {
         this.logger.warn(`Deregistration attempt ${attempt} failed: ${message(error)}`);
-        if (attempt < 3) await new Promise((r) => setTimeout(r, attempt * this.options.retry.initialDelay));
+        if (attempt < 3)
+          await new Promise((r) => setTimeout(r, attempt * this.options.retry.initialDelay));
       }
     }
   }
@@ -564,7 +600,11 @@ export class ServiceDiscovery {
 
 function resyncedEvent(change: ViewChange, timestamp: number): DiscoveryEvent {
   const type =
-    change.type === 'added' ? 'NODE_REGISTERED' : change.type === 'changed' ? 'NODE_UPDATED' : 'NODE_DEREGISTERED';
+    change.type === 'added'
+      ? 'NODE_REGISTERED'
+      : change.type === 'changed'
+        ? 'NODE_UPDATED'
+        : 'NODE_DEREGISTERED';
   return {
     ...change.node,
     type,

@@ -25,19 +25,25 @@ export function DistributedJob(nameOrOptions?: string | DistributedJobOptions): 
     const className = (target as { constructor: { name: string } }).constructor.name;
     const name = options.name ?? `${className}.${String(propertyKey)}`;
     if (typeof original !== 'function') {
-      throw new InvalidArgumentError(`@DistributedJob() on ${name}: only methods can be distributed jobs`);
+      throw new InvalidArgumentError(
+        `@DistributedJob() on ${name}: only methods can be distributed jobs`,
+      );
     }
     const problem = nameRule(name);
     if (problem) throw new InvalidArgumentError(`@DistributedJob() name ${problem}`);
     if (options.period !== undefined && (!Number.isInteger(options.period) || options.period < 1)) {
-      throw new InvalidArgumentError(`@DistributedJob() ${name}: period must be a positive integer of ms`);
+      throw new InvalidArgumentError(
+        `@DistributedJob() ${name}: period must be a positive integer of ms`,
+      );
     }
 
     const wrapped = function (this: object, ...args: unknown[]): Promise<unknown> {
       const invoker = invokerFor(this);
       if (!invoker) {
         return Promise.reject(
-          new DiscoveryError(`Distributed job ${name} ran before DiscoveryModule bound it (is the module imported?)`),
+          new DiscoveryError(
+            `Distributed job ${name} ran before DiscoveryModule bound it (is the module imported?)`,
+          ),
         );
       }
       return invoker.invoke(name, this, original, args);

@@ -27,7 +27,8 @@ export class DistributedJobsExplorer implements OnModuleDestroy {
       for (const methodName of this.scanner.getAllMethodNames(prototype)) {
         const method = instance[methodName];
         if (typeof method !== 'function') continue;
-        const metadata = Reflect.getMetadata(DISTRIBUTED_JOB_METADATA, method) as DistributedJobMetadata | undefined;
+        const metadata = Reflect.getMetadata(DISTRIBUTED_JOB_METADATA, method) as
+          DistributedJobMetadata | undefined;
         if (!metadata) continue;
         this.jobs.register(metadata.name, await resolveSchedule(method, metadata.period));
         found = true;

@@ -50,7 +50,9 @@ export class DistributedJobs implements JobInvoker {
     private readonly pool: NodePool,
   ) {
     discovery.onLeaseLost(() =>
-      this.abortAll(new DiscoveryError(`Node ${discovery.nodeId} lost its lease; its claims may be taken over`)),
+      this.abortAll(
+        new DiscoveryError(`Node ${discovery.nodeId} lost its lease; its claims may be taken over`),
+      ),
     );
   }
 
@@ -110,13 +112,18 @@ export class DistributedJobs implements JobInvoker {
       tick = this.tickFor(job, await this.discovery.syncedServerNow());
       const rank = Math.min(this.pool.rank(name), MAX_FAILOVER_STEPS);
       if (rank > 0) {
-        const grace = Math.max(1, Math.min(this.options.jobs.failoverGrace, Math.floor(job.schedule.period / 4)));
+        const grace = Math.max(
+          1,
+          Math.min(this.options.jobs.failoverGrace, Math.floor(job.schedule.period / 4)),
+        );
         await new Promise((resolve) => setTimeout(resolve, rank * grace));
         if (this.draining) return this.skip(job);
       }
       claim = await this.store.claimTick(job.key, tick, this.discovery.nodeId);
     } catch (error) {
-      this.logger.warn(`Job ${name}: tick skipped on this node, the claim failed: ${message(error)}`);
+      this.logger.warn(
+        `Job ${name}: tick skipped on this node, the claim failed: ${message(error)}`,
+      );
       return this.skip(job);
     }
     if (!claim.claimed) return this.skip(job);
@@ -131,11 +138,15 @@ export class DistributedJobs implements JobInvoker {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       all.then(() => false),
-      new Promise<boolean>((resolve) => (timer = setTimeout(resolve, this.options.jobs.drainTimeout, true))),
+      new Promise<boolean>(
+        (resolve) => (timer = setTimeout(resolve, this.options.jobs.drainTimeout, true)),
+      ),
     ]);
     clearTimeout(timer);
     if (timedOut) {
-      this.logger.warn(`Shutdown: ${this.running.size} job(s) still running after ${this.options.jobs.drainTimeout} ms; aborting`);
+      this.logger.warn(
+        `Shutdown: ${this.running.size} job(s) still running after ${this.options.jobs.drainTimeout} ms; aborting`,
+      );
       this.abortAll(new DiscoveryError('Shutdown drain timeout'));
     }
   }
@@ -148,7 +159,11 @@ export class DistributedJobs implements JobInvoker {
   private tickFor(job: JobState, serverNow: number): number {
     const { period } = job.schedule;
     let tick = job.schedule.nearest(serverNow);
-    if (job.lastTick !== undefined && tick > job.lastTick + period && serverNow - (job.lastTick + period) < 0.75 * period) {
+    if (
+      job.lastTick !== undefined &&
+      tick > job.lastTick + period &&
+      serverNow - (job.lastTick + period) < 0.75 * period
+    ) {
       tick = job.lastTick + period;
     }
     job.lastTick = tick;
@@ -163,7 +178,12 @@ export class DistributedJobs implements JobInvoker {
     claim: { tick: number; token: number },
   ): Promise<unknown> {
     const controller = new AbortController();
-    const context: JobContext = { jobName: job.name, tick: new Date(claim.tick), token: claim.token, signal: controller.signal };
+    const context: JobContext = {
+      jobName: job.name,
+      tick: new Date(claim.tick),
+      token: claim.token,
+      signal: controller.signal,
+    };
     const startedAt = performance.now();
     job.running += 1;
     job.runs += 1;
@@ -177,7 +197,9 @@ export class DistributedJobs implements JobInvoker {
     } catch (error) {
       job.errors += 1;
       job.lastError = message(error);
-      this.logger.error(`Job ${job.name} failed (tick ${context.tick.toISOString()}): ${message(error)}`);
+      this.logger.error(
+        `Job ${job.name} failed (tick ${context.tick.toISOString()}): ${message(error)}`,
+      );
       return undefined;
     } finally {
       this.running.delete(run);

@@ -4,7 +4,12 @@
  * Several apps in one process each bind their own instances.
  */
 export interface JobInvoker {
-  invoke(jobName: string, instance: object, method: (...args: unknown[]) => unknown, args: unknown[]): Promise<unknown>;
+  invoke(
+    jobName: string,
+    instance: object,
+    method: (...args: unknown[]) => unknown,
+    args: unknown[],
+  ): Promise<unknown>;
 }
 
 const bindings = new WeakMap<object, JobInvoker>();

@@ -21,11 +21,16 @@ interface CronTimeLike {
   getNextDateFrom(start: Date, timeZone?: string): { toMillis(): number };
 }
 
-export async function resolveSchedule(method: object, period: number | undefined): Promise<TickSchedule> {
+export async function resolveSchedule(
+  method: object,
+  period: number | undefined,
+): Promise<TickSchedule> {
   if (period !== undefined) return fixed(period, 'option');
-  const interval = Reflect.getMetadata(INTERVAL_OPTIONS, method) as { timeout?: number } | undefined;
+  const interval = Reflect.getMetadata(INTERVAL_OPTIONS, method) as
+    { timeout?: number } | undefined;
   if (interval?.timeout) return fixed(interval.timeout, 'interval');
-  const cron = Reflect.getMetadata(CRON_OPTIONS, method) as { cronTime?: unknown; timeZone?: string } | undefined;
+  const cron = Reflect.getMetadata(CRON_OPTIONS, method) as
+    { cronTime?: unknown; timeZone?: string } | undefined;
   if (typeof cron?.cronTime === 'string') return cronSchedule(cron.cronTime, cron.timeZone);
   const timeout = Reflect.getMetadata(TIMEOUT_OPTIONS, method) as { timeout?: number } | undefined;
   if (timeout?.timeout) return fixed(timeout.timeout, 'timeout');
@@ -36,10 +41,15 @@ function fixed(period: number, source: TickSchedule['source']): TickSchedule {
   return { period, source, nearest: (now) => Math.round(now / period) * period };
 }
 
-async function cronSchedule(expression: string, timeZone: string | undefined): Promise<TickSchedule> {
+async function cronSchedule(
+  expression: string,
+  timeZone: string | undefined,
+): Promise<TickSchedule> {
   // `cron` comes with @nestjs/schedule, which is installed whenever @Cron is used.
   const specifier = 'cron';
-  const { CronTime } = (await import(specifier)) as { CronTime: new (source: string, tz?: string) => CronTimeLike };
+  const { CronTime } = (await import(specifier)) as {
+    CronTime: new (source: string, tz?: string) => CronTimeLike;
+  };
   const time = new CronTime(expression, timeZone);
   const after = (at: number) => time.getNextDateFrom(new Date(at), timeZone).toMillis();
   const first = after(Date.now());

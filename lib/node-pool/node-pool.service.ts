@@ -31,7 +31,11 @@ export class NodePool {
   /** True only on the job's owner while the pool is steady (the seed's `CheckJobAvailable`). */
   checkJobAvailable(jobName: string): boolean {
     this.refresh();
-    return this.members !== '' && this.state() === 'steady' && this.ownerOf(jobName) === this.discovery.nodeId;
+    return (
+      this.members !== '' &&
+      this.state() === 'steady' &&
+      this.ownerOf(jobName) === this.discovery.nodeId
+    );
   }
 
   /** Id of the node that owns `jobName`, or undefined while the pool is empty. */
@@ -80,7 +84,9 @@ export class NodePool {
   }
 
   private state(): PoolState {
-    return performance.now() - this.changedAt >= this.options.poolSettleTime ? 'steady' : 'upgrading';
+    return performance.now() - this.changedAt >= this.options.poolSettleTime
+      ? 'steady'
+      : 'upgrading';
   }
 
   private ownerOf(jobName: string): string | undefined {
@@ -94,7 +100,10 @@ export class NodePool {
     const generation = this.discovery.viewGeneration;
     if (!force && generation === this.seenGeneration) return;
     this.seenGeneration = generation;
-    const ids = this.discovery.poolNodes().map((node) => node.nodeId).sort();
+    const ids = this.discovery
+      .poolNodes()
+      .map((node) => node.nodeId)
+      .sort();
     const members = ids.join('\n');
     if (!force && members === this.members) return;
     if (members !== this.members) {
@@ -105,7 +114,8 @@ export class NodePool {
     this.ring = new HashRing(ids, this.options.hashReplicas);
     this.owners.clear();
     if (this.options.balance === 'bounded') {
-      for (const [job, owner] of this.ring.assignBounded(this.boundedJobs)) this.owners.set(job, owner);
+      for (const [job, owner] of this.ring.assignBounded(this.boundedJobs))
+        this.owners.set(job, owner);
     }
   }
 }

@@ -10,7 +10,10 @@ import {
   servicesRule,
   type Rule,
 } from '../common/field-rules.js';
-import type { DiscoveryModuleOptions, ResolvedDiscoveryOptions } from './discovery-options.interface.js';
+import type {
+  DiscoveryModuleOptions,
+  ResolvedDiscoveryOptions,
+} from './discovery-options.interface.js';
 
 const KNOWN_KEYS: ReadonlyArray<keyof DiscoveryModuleOptions> = [
   'redis',
@@ -47,7 +50,10 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
   const options = input as DiscoveryModuleOptions;
   for (const key of Object.keys(options)) {
     if (!KNOWN_KEYS.includes(key as keyof DiscoveryModuleOptions)) {
-      throw new InvalidOptionError(key, `Unknown option "${key}"; known options: ${KNOWN_KEYS.join(', ')}`);
+      throw new InvalidOptionError(
+        key,
+        `Unknown option "${key}"; known options: ${KNOWN_KEYS.join(', ')}`,
+      );
     }
   }
 
@@ -67,15 +73,22 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
     );
   }
   const pubSubEnabled = flag('pubSubEnabled', options.pubSubEnabled, true);
-  const pubSubChannel = check('pubSubChannel', options.pubSubChannel, prefixRule) ?? `${keyPrefix}:events`;
+  const pubSubChannel =
+    check('pubSubChannel', options.pubSubChannel, prefixRule) ?? `${keyPrefix}:events`;
   const clientMode = flag('clientMode', options.clientMode, false);
   const ignoreOwnEvents = flag('ignoreOwnEvents', options.ignoreOwnEvents, false);
 
   const retryInput = group('retry', options.retry, ['initialDelay', 'maxDelay']);
   const maxDelay = duration('retry.maxDelay', retryInput.maxDelay, heartbeatInterval, 1);
-  const initialDelay = duration('retry.initialDelay', retryInput.initialDelay, Math.min(500, maxDelay), 1);
+  const initialDelay = duration(
+    'retry.initialDelay',
+    retryInput.initialDelay,
+    Math.min(500, maxDelay),
+    1,
+  );
   if (maxDelay < initialDelay) {
-    const implicit = retryInput.maxDelay === undefined ? ', which defaults to heartbeatInterval' : '';
+    const implicit =
+      retryInput.maxDelay === undefined ? ', which defaults to heartbeatInterval' : '';
     throw new InvalidOptionError(
       retryInput.maxDelay === undefined ? 'retry.initialDelay' : 'retry.maxDelay',
       `retry.initialDelay (${initialDelay}) must not be greater than retry.maxDelay (${maxDelay}${implicit})`,
@@ -85,7 +98,10 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
   const hashReplicas = integer('hashReplicas', options.hashReplicas, 50, 1, 1000);
   const balance = options.balance === undefined ? 'consistent' : options.balance;
   if (balance !== 'consistent' && balance !== 'bounded') {
-    throw new InvalidOptionError('balance', `balance must be "consistent" or "bounded" (got ${describe(balance)})`);
+    throw new InvalidOptionError(
+      'balance',
+      `balance must be "consistent" or "bounded" (got ${describe(balance)})`,
+    );
   }
   const poolSettleTime = integer('poolSettleTime', options.poolSettleTime, 1000, 0, MAX_DURATION);
 
@@ -118,11 +134,21 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
 function check<T>(option: string, value: T | undefined, rule: Rule): T | undefined {
   if (value === undefined) return undefined;
   const problem = rule(value);
-  if (problem) throw new InvalidOptionError(option, `${option}${problem.startsWith('[') ? '' : ' '}${problem}`);
+  if (problem)
+    throw new InvalidOptionError(
+      option,
+      `${option}${problem.startsWith('[') ? '' : ' '}${problem}`,
+    );
   return value;
 }
 
-function integer(option: string, value: unknown, fallback: number, min: number, max: number): number {
+function integer(
+  option: string,
+  value: unknown,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new InvalidOptionError(
@@ -135,7 +161,12 @@ function integer(option: string, value: unknown, fallback: number, min: number, 
 
 function duration(option: string, value: unknown, fallback: number, min: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_DURATION) {
+  if (
+    typeof value !== 'number' ||
+    !Number.isInteger(value) ||
+    value < min ||
+    value > MAX_DURATION
+  ) {
     throw new InvalidOptionError(
       option,
       `${option} (${describe(value)}) must be a whole number of milliseconds from ${min} to ${MAX_DURATION}`,
@@ -147,7 +178,10 @@ function duration(option: string, value: unknown, fallback: number, min: number)
 function flag(option: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') {
-    throw new InvalidOptionError(option, `${option} must be true or false (got ${describe(value)})`);
+    throw new InvalidOptionError(
+      option,
+      `${option} must be true or false (got ${describe(value)})`,
+    );
   }
   return value;
 }
@@ -159,7 +193,10 @@ function group(option: string, value: unknown, keys: string[]): Record<string, u
   }
   for (const key of Object.keys(value)) {
     if (!keys.includes(key)) {
-      throw new InvalidOptionError(`${option}.${key}`, `Unknown option "${option}.${key}"; known: ${keys.join(', ')}`);
+      throw new InvalidOptionError(
+        `${option}.${key}`,
+        `Unknown option "${option}.${key}"; known: ${keys.join(', ')}`,
+      );
     }
   }
   return value;
@@ -169,11 +206,15 @@ function checkRedis(value: unknown): ResolvedDiscoveryOptions['redis'] {
   if (value === undefined) return undefined;
   if (typeof value === 'string') {
     if (!/^rediss?:\/\/./i.test(value)) {
-      throw new InvalidOptionError('redis', `redis URL must start with redis:// or rediss:// (got ${describe(value)})`);
+      throw new InvalidOptionError(
+        'redis',
+        `redis URL must start with redis:// or rediss:// (got ${describe(value)})`,
+      );
     }
     return value;
   }
-  if (isRedisClient(value) || isPlainObject(value)) return value as ResolvedDiscoveryOptions['redis'];
+  if (isRedisClient(value) || isPlainObject(value))
+    return value as ResolvedDiscoveryOptions['redis'];
   throw new InvalidOptionError(
     'redis',
     `redis must be an ioredis Redis or Cluster instance, a redis:// URL or RedisOptions (got ${describe(value)})`,

@@ -72,7 +72,13 @@ export class MemoryRegistryStore implements RegistryStore {
     this.registry = MemoryRegistry.shared(namespace);
   }
 
-  async beat(nodeId: string, instance: string, record: string, services: string[], ttl: number): Promise<BeatResult> {
+  async beat(
+    nodeId: string,
+    instance: string,
+    record: string,
+    services: string[],
+    ttl: number,
+  ): Promise<BeatResult> {
     const registry = this.registry;
     const now = registry.now();
     const current = registry.entries.get(nodeId);
@@ -82,7 +88,13 @@ export class MemoryRegistryStore implements RegistryStore {
     const deadline = now + ttl;
     if (current && current.record === record && current.instance === instance) {
       current.deadline = deadline;
-      return { outcome: 'unchanged', epoch: registry.epoch, version: registry.version, serverTime: now, deadline };
+      return {
+        outcome: 'unchanged',
+        epoch: registry.epoch,
+        version: registry.version,
+        serverTime: now,
+        deadline,
+      };
     }
     const outcome = current && current.instance === instance ? 'updated' : 'registered';
     registry.entries.set(nodeId, { record, services, instance, deadline });
@@ -117,7 +129,9 @@ export class MemoryRegistryStore implements RegistryStore {
 
   async snapshot(): Promise<RegistrySnapshot> {
     const now = this.registry.now();
-    const records = [...this.registry.entries.values()].filter((e) => e.deadline > now).map((e) => e.record);
+    const records = [...this.registry.entries.values()]
+      .filter((e) => e.deadline > now)
+      .map((e) => e.record);
     return { ...this.versionNow(now), records };
   }
 
@@ -138,7 +152,13 @@ export class MemoryRegistryStore implements RegistryStore {
     const now = this.registry.now();
     const last = this.registry.jobs.get(jobKey);
     if (last && last.tick >= tick) {
-      return { claimed: false, token: last.token, holder: last.holder, tick: last.tick, serverTime: now };
+      return {
+        claimed: false,
+        token: last.token,
+        holder: last.holder,
+        tick: last.tick,
+        serverTime: now,
+      };
     }
     const token = Math.max((last?.token ?? 0) + 1, now);
     this.registry.jobs.set(jobKey, { tick, token, holder: nodeId });

@@ -62,7 +62,13 @@ export class RedisRegistryStore implements RegistryStore {
     return this.options.pubSubEnabled ? this.options.keys.channel : '';
   }
 
-  async beat(nodeId: string, instance: string, record: string, services: string[], ttl: number): Promise<BeatResult> {
+  async beat(
+    nodeId: string,
+    instance: string,
+    record: string,
+    services: string[],
+    ttl: number,
+  ): Promise<BeatResult> {
     const reply = await this.run(beat, this.registryKeys, [
       nodeId,
       instance,
@@ -113,7 +119,11 @@ export class RedisRegistryStore implements RegistryStore {
   }
 
   async snapshot(): Promise<RegistrySnapshot> {
-    const [epoch, registryVersion, serverTime, ...records] = await this.run(snapshot, this.registryKeys, []);
+    const [epoch, registryVersion, serverTime, ...records] = await this.run(
+      snapshot,
+      this.registryKeys,
+      [],
+    );
     return {
       epoch: String(epoch),
       version: Number(registryVersion),
@@ -124,7 +134,11 @@ export class RedisRegistryStore implements RegistryStore {
 
   async version(): Promise<RegistryVersion> {
     const [epoch, registryVersion, serverTime] = await this.run(version, this.registryKeys, []);
-    return { epoch: String(epoch), version: Number(registryVersion), serverTime: Number(serverTime) };
+    return {
+      epoch: String(epoch),
+      version: Number(registryVersion),
+      serverTime: Number(serverTime),
+    };
   }
 
   async fetchService(serviceName: string): Promise<FetchResult> {
@@ -138,7 +152,11 @@ export class RedisRegistryStore implements RegistryStore {
   }
 
   async claimTick(jobKey: string, tick: number, nodeId: string): Promise<ClaimResult> {
-    const [claimed, token, holder, claimedTick, serverTime] = await this.run(claim, [jobKey], [tick, nodeId]);
+    const [claimed, token, holder, claimedTick, serverTime] = await this.run(
+      claim,
+      [jobKey],
+      [tick, nodeId],
+    );
     return {
       claimed: Number(claimed) === 1,
       token: Number(token),
@@ -148,7 +166,10 @@ export class RedisRegistryStore implements RegistryStore {
     };
   }
 
-  async subscribe(onMessage: (message: string) => void, onResubscribed: () => void): Promise<() => Promise<void>> {
+  async subscribe(
+    onMessage: (message: string) => void,
+    onResubscribed: () => void,
+  ): Promise<() => Promise<void>> {
     // A connection in subscriber mode cannot run commands: give pub/sub its own connection.
     const subscriber = (this.client as Redis).duplicate() as Client;
     this.subscribers.add(subscriber);
@@ -181,12 +202,20 @@ export class RedisRegistryStore implements RegistryStore {
     }
   }
 
-  private async run(script: RedisScript, keys: string[], args: Array<string | number>): Promise<Reply> {
+  private async run(
+    script: RedisScript,
+    keys: string[],
+    args: Array<string | number>,
+  ): Promise<Reply> {
     const reply = await this.runScalar(script, keys, args);
     return reply as Reply;
   }
 
-  private async runScalar(script: RedisScript, keys: string[], args: Array<string | number>): Promise<unknown> {
+  private async runScalar(
+    script: RedisScript,
+    keys: string[],
+    args: Array<string | number>,
+  ): Promise<unknown> {
     try {
       return await this.client.evalsha(script.sha, keys.length, ...keys, ...args);
     } catch (error) {

@@ -7,7 +7,13 @@ export interface RegistryStore {
   readonly kind: 'redis' | 'memory';
 
   /** Registers or renews `nodeId` until server time + `ttl`. Throws `DuplicateNodeIdError`. */
-  beat(nodeId: string, instance: string, record: string, services: string[], ttl: number): Promise<BeatResult>;
+  beat(
+    nodeId: string,
+    instance: string,
+    record: string,
+    services: string[],
+    ttl: number,
+  ): Promise<BeatResult>;
   /** Removes the node if `instance` still owns it and announces it; false when there was nothing to remove. */
   deregister(nodeId: string, instance: string): Promise<boolean>;
   /** Removes every node whose deadline has passed and announces each once, cluster-wide. */
@@ -20,7 +26,10 @@ export interface RegistryStore {
   version(): Promise<RegistryVersion>;
 
   /** Delivers every raw event message; `onResubscribed` runs after a lost subscription came back. */
-  subscribe(onMessage: (message: string) => void, onResubscribed: () => void): Promise<() => Promise<void>>;
+  subscribe(
+    onMessage: (message: string) => void,
+    onResubscribed: () => void,
+  ): Promise<() => Promise<void>>;
 
   /** Claims `tick` of a job for `nodeId` if no equal or later tick was claimed. */
   claimTick(jobKey: string, tick: number, nodeId: string): Promise<ClaimResult>;

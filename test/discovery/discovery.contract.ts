@@ -19,7 +19,13 @@ export function discoveryContract(base: () => DiscoveryModuleOptions): void {
   let keyPrefix = '';
 
   async function node(options: DiscoveryModuleOptions): Promise<TestNode> {
-    const started = await startNode({ heartbeatInterval: 200, heartbeatTTL: 1000, ...base(), keyPrefix, ...options });
+    const started = await startNode({
+      heartbeatInterval: 200,
+      heartbeatTTL: 1000,
+      ...base(),
+      keyPrefix,
+      ...options,
+    });
     nodes.push(started);
     return started;
   }
@@ -87,7 +93,9 @@ export function discoveryContract(base: () => DiscoveryModuleOptions): void {
       keyPrefix = `contract-${process.pid}-${namespaces++}`;
       const a = await node({ nodeId: 'a' });
       await expect(a.discovery.findNodesByService('api*')).rejects.toThrow(InvalidArgumentError);
-      await expect(a.discovery.findNodesByService('x'.repeat(10_000))).rejects.toThrow(InvalidArgumentError);
+      await expect(a.discovery.findNodesByService('x'.repeat(10_000))).rejects.toThrow(
+        InvalidArgumentError,
+      );
     });
 
     it('refuses a second live process with the same node id', async () => {
@@ -102,23 +110,30 @@ export function discoveryContract(base: () => DiscoveryModuleOptions): void {
       keyPrefix = `contract-${process.pid}-${namespaces++}`;
       const a = await node({ nodeId: 'a' });
       const b = await node({ nodeId: 'b' });
-      await waitFor(async () => (await b.discovery.isNodeActive('a')));
+      await waitFor(async () => await b.discovery.isNodeActive('a'));
       const seen = record(b);
 
       await a.discovery.updateMetadata({ build: '42' });
-      expect((await a.discovery.getActiveNodes()).find((n) => n.nodeId === 'a')?.metadata).toEqual({ build: '42' });
-      await waitFor(() => seen.some((e) => e.type === 'NODE_UPDATED' && e.metadata.build === '42'), {
-        timeout: 100,
-        message: 'peer did not see the update within 100 ms',
+      expect((await a.discovery.getActiveNodes()).find((n) => n.nodeId === 'a')?.metadata).toEqual({
+        build: '42',
       });
-      expect((await b.discovery.getActiveNodes()).find((n) => n.nodeId === 'a')?.metadata).toEqual({ build: '42' });
+      await waitFor(
+        () => seen.some((e) => e.type === 'NODE_UPDATED' && e.metadata.build === '42'),
+        {
+          timeout: 100,
+          message: 'peer did not see the update within 100 ms',
+        },
+      );
+      expect((await b.discovery.getActiveNodes()).find((n) => n.nodeId === 'a')?.metadata).toEqual({
+        build: '42',
+      });
     });
 
     it('applies concurrent updates one after another, the last one winning', async () => {
       keyPrefix = `contract-${process.pid}-${namespaces++}`;
       const a = await node({ nodeId: 'a' });
       const b = await node({ nodeId: 'b' });
-      await waitFor(async () => (await b.discovery.isNodeActive('a')));
+      await waitFor(async () => await b.discovery.isNodeActive('a'));
       const seen = record(b);
 
       await Promise.all([
@@ -127,13 +142,23 @@ export function discoveryContract(base: () => DiscoveryModuleOptions): void {
         a.discovery.updateMetadata({ step: '3' }),
         a.discovery.updateAddress('10.1.1.1:80'),
       ]);
-      const expected = { address: '10.1.1.1:80', services: [{ name: 'api', version: '1.0.0' }], metadata: { step: '3' } };
-      expect((await a.discovery.getActiveNodes({ fresh: true })).find((n) => n.nodeId === 'a')).toMatchObject(expected);
+      const expected = {
+        address: '10.1.1.1:80',
+        services: [{ name: 'api', version: '1.0.0' }],
+        metadata: { step: '3' },
+      };
+      expect(
+        (await a.discovery.getActiveNodes({ fresh: true })).find((n) => n.nodeId === 'a'),
+      ).toMatchObject(expected);
       const updatesOfA = () => seen.filter((e) => e.type === 'NODE_UPDATED' && e.nodeId === 'a');
       await waitFor(() => updatesOfA().length === 4);
       expect(updatesOfA().map((e) => e.metadata.step)).toEqual(['1', '1', '3', '3']);
-      expect((await b.discovery.findNodesByService('api', '1.0.0')).map((n) => n.address)).toEqual(['10.1.1.1:80']);
-      expect(await b.discovery.findNodesByService('default')).toEqual([expect.objectContaining({ nodeId: 'b' })]);
+      expect((await b.discovery.findNodesByService('api', '1.0.0')).map((n) => n.address)).toEqual([
+        '10.1.1.1:80',
+      ]);
+      expect(await b.discovery.findNodesByService('default')).toEqual([
+        expect.objectContaining({ nodeId: 'b' }),
+      ]);
     });
 
     it('re-registers with a new address that peers then find', async () => {
@@ -141,7 +166,9 @@ export function discoveryContract(base: () => DiscoveryModuleOptions): void {
       const a = await node({ nodeId: 'a', address: 'old-host:1' });
       const b = await node({ nodeId: 'b' });
       await a.discovery.updateAddress('new-host:2');
-      await waitFor(async () => (await b.discovery.findNodesByService('default')).some((n) => n.address === 'new-host:2'));
+      await waitFor(async () =>
+        (await b.discovery.findNodesByService('default')).some((n) => n.address === 'new-host:2'),
+      );
     });
 
     it('ignores updates after shutdown', async () => {
@@ -150,7 +177,9 @@ export function discoveryContract(base: () => DiscoveryModuleOptions): void {
       const b = await node({ nodeId: 'b' });
       await a.close();
       await a.discovery.updateMetadata({ late: 'yes' });
-      expect(await b.discovery.getActiveNodes({ fresh: true })).toEqual([expect.objectContaining({ nodeId: 'b' })]);
+      expect(await b.discovery.getActiveNodes({ fresh: true })).toEqual([
+        expect.objectContaining({ nodeId: 'b' }),
+      ]);
     });
   });
 
@@ -164,7 +193,11 @@ export function discoveryContract(base: () => DiscoveryModuleOptions): void {
       await b.close();
       await waitFor(() => seen.some((e) => e.type === 'NODE_DEREGISTERED'));
       const removal = seen.find((e) => e.type === 'NODE_DEREGISTERED')!;
-      expect(removal).toMatchObject({ nodeId: 'b', reason: 'shutdown', metadata: { role: 'worker' } });
+      expect(removal).toMatchObject({
+        nodeId: 'b',
+        reason: 'shutdown',
+        metadata: { role: 'worker' },
+      });
       expect(typeof removal.timestamp).toBe('number');
       expect(await a.discovery.isNodeActive('b')).toBe(false);
     });

@@ -212,7 +212,11 @@ describe('validateOptions: rules', () => {
 
   it.each<[string, unknown, string]>([
     ['not an array', 'api', 'services must be an array of { name, version? } (got "api")'],
-    ['an object', { name: 'api' }, 'services must be an array of { name, version? } (got an object)'],
+    [
+      'an object',
+      { name: 'api' },
+      'services must be an array of { name, version? } (got an object)',
+    ],
     ['with a string element', ['api'], 'services[0] must be an object { name, version? }'],
     [
       'with an element with an unknown key',

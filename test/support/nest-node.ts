@@ -1,7 +1,19 @@
 import 'reflect-metadata';
-import { Logger, Module, type DynamicModule, type INestApplicationContext, type Type } from '@nestjs/common';
+import {
+  Logger,
+  Module,
+  type DynamicModule,
+  type INestApplicationContext,
+  type Type,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { DiscoveryModule, DistributedJobs, NodePool, ServiceDiscovery, type DiscoveryModuleOptions } from 'nestjs-redis-discovery';
+import {
+  DiscoveryModule,
+  DistributedJobs,
+  NodePool,
+  ServiceDiscovery,
+  type DiscoveryModuleOptions,
+} from 'nestjs-redis-discovery';
 
 /** One node of a test cluster: a real Nest application context with the module imported. */
 export interface TestNode {
@@ -19,8 +31,14 @@ export interface TestNodeOptions {
 }
 
 /** Quiet by default; set DEBUG_NEST=1 to see the library's log lines. */
-export async function startNode(options: DiscoveryModuleOptions, extra: TestNodeOptions = {}): Promise<TestNode> {
-  @Module({ imports: [DiscoveryModule.forRoot(options), ...(extra.imports ?? [])], providers: extra.providers ?? [] })
+export async function startNode(
+  options: DiscoveryModuleOptions,
+  extra: TestNodeOptions = {},
+): Promise<TestNode> {
+  @Module({
+    imports: [DiscoveryModule.forRoot(options), ...(extra.imports ?? [])],
+    providers: extra.providers ?? [],
+  })
   class TestAppModule {}
   const app = await NestFactory.createApplicationContext(TestAppModule, {
     logger: process.env.DEBUG_NEST ? new Logger() : false,

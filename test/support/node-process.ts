@@ -1,0 +1,121 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { DiscoveryModuleOptions } from 'nestjs-redis-discovery';
+import { waitFor } from './redis-harness.js';
+
+const FIXTURE = fileURLToPath(new URL('../fixtures/cluster-node.mjs', import.meta.url));
+
+export interface JobSpec {
+  name: string;
+  interval?: number;
+  cron?: string;
+  period?: number;
+  durationMs?: number;
+  fail?: boolean;
+}
+
+export interface NodeProcessConfig {
+  discovery: DiscoveryModuleOptions & { redis: string; nodeId: string };
+  jobs?: JobSpec[];
+  clockShiftMs?: number;
+}
+
+/** A line the node process reported. */
+export interface NodeReport {
+  node: string;
+  at: number;
+  event: 'ready' | 'run' | 'done' | 'aborted' | 'failed' | 'error' | 'log' | 'stopped';
+  job?: string;
+  tick?: number;
+  token?: number;
+  level?: string;
+  message?: string;
+}
+
+/** A cluster node running in its own Node process (test/fixtures/cluster-node.mjs, on `dist`). */
+export class NodeProcess {
+  readonly reports: NodeReport[] = [];
+  readonly exited: Promise<number | null>;
+  private stderr = '';
+
+  private constructor(
+    readonly nodeId: string,
+    private readonly child: ChildProcess,
+  ) {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        this.reports.push(JSON.parse(line) as NodeReport);
+      } catch {
+        this.stderr += `${line}\n`;
+      }
+    });
+    child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.exited = once(child, 'exit').then(([code]) => code as number | null);
+  }
+
+  static async start(config: NodeProcessConfig): Promise<NodeProcess> {
+    const child = spawn(process.execPath, [FIXTURE], {
+      env: { ...process.env, NODE_CONFIG: JSON.stringify(config), NODE_OPTIONS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const node = new NodeProcess(config.discovery.nodeId, child);
+    live.add(node);
+    await Promise.race([
+      waitFor(() => node.reports.some((r) => r.event === 'ready'), {
+        timeout: 15_000,
+        message: `${node.nodeId} never got ready`,
+      }),
+      node.exited.then((code) => {
+        throw new Error(`${node.nodeId} exited with ${code} before ready:\n${node.stderr}`);
+      }),
+    ]);
+    return node;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  runs(job?: string): NodeReport[] {
+    return this.reports.filter((r) => r.event === 'run' && (job === undefined || r.job === job));
+  }
+
+  /** Problems the process reported: unhandled errors and error-level log lines. */
+  problems(): NodeReport[] {
+    return this.reports.filter(
+      (r) => r.event === 'error' || (r.event === 'log' && r.level === 'error'),
+    );
+  }
+
+  signal(name: NodeJS.Signals): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(name);
+  }
+
+  async kill(): Promise<void> {
+    this.signal('SIGKILL');
+    await this.exited;
+  }
+
+  /** SIGTERM: a graceful shutdown through Nest's shutdown hooks. */
+  async terminate(): Promise<number | null> {
+    this.signal('SIGTERM');
+    return this.exited;
+  }
+
+  get output(): string {
+    return this.stderr;
+  }
+}
+
+const live = new Set<NodeProcess>();
+process.on('exit', () => {
+  for (const node of live) node.signal('SIGKILL');
+});
+
+/** Kills every node process still running (for afterEach/afterAll). */
+export async function killAllNodes(): Promise<void> {
+  await Promise.all([...live].map((node) => node.kill()));
+  live.clear();
+}
