@@ -69,19 +69,11 @@ export class DiscoveryModule
   }
 
   async onModuleInit(): Promise<void> {
-    await this.explorer.explore();
+    await this.releaseOnFailure(() => this.explorer.explore());
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    try {
-      await this.discovery.startHeartbeat();
-    } catch (error) {
-      // A failed start (duplicate node id, Redis unreachable) must not leave timers and
-      // connections behind: Nest does not run shutdown hooks for an app that never started.
-      await this.discovery.shutdown();
-      await this.store.close();
-      throw error;
-    }
+    await this.releaseOnFailure(() => this.discovery.startHeartbeat());
     if (this.options.address === undefined && this.adapterHost) {
       // The app's own address is known only once it listens: publish it then.
       this.listening = this.adapterHost.listen$.subscribe(() => {
@@ -101,6 +93,20 @@ export class DiscoveryModule
 
   async onApplicationShutdown(): Promise<void> {
     await this.store.close();
+  }
+
+  /**
+   * A failed start (duplicate job or node id, Redis unreachable) must not leave timers and
+   * connections behind: Nest runs no shutdown hooks for an app that never started.
+   */
+  private async releaseOnFailure(start: () => Promise<void>): Promise<void> {
+    try {
+      await start();
+    } catch (error) {
+      await this.discovery.shutdown();
+      await this.store.close();
+      throw error;
+    }
   }
 }
 
