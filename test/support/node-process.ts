@@ -37,7 +37,8 @@ export interface NodeReport {
 /** A cluster node running in its own Node process (test/fixtures/cluster-node.mjs, on `dist`). */
 export class NodeProcess {
   readonly reports: NodeReport[] = [];
-  readonly exited: Promise<number | null>;
+  /** How the process ended: its exit code, or the signal that ended it. */
+  readonly exited: Promise<number | NodeJS.Signals>;
   private stderr = '';
 
   private constructor(
@@ -52,7 +53,7 @@ export class NodeProcess {
       }
     });
     child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
-    this.exited = once(child, 'exit').then(([code]) => code as number | null);
+    this.exited = once(child, 'exit').then(([code, signal]) => (code ?? signal) as number | NodeJS.Signals);
   }
 
   static async start(config: NodeProcessConfig): Promise<NodeProcess> {
@@ -98,8 +99,11 @@ export class NodeProcess {
     await this.exited;
   }
 
-  /** SIGTERM: a graceful shutdown through Nest's shutdown hooks. */
-  async terminate(): Promise<number | null> {
+  /**
+   * SIGTERM: a graceful shutdown through Nest's shutdown hooks, after which Nest re-raises the
+   * signal, so a clean end reads 'SIGTERM'.
+   */
+  async terminate(): Promise<number | NodeJS.Signals> {
     this.signal('SIGTERM');
     return this.exited;
   }
