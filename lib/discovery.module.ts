@@ -20,6 +20,7 @@ import { DISCOVERY_OPTIONS, REGISTRY_STORE } from './discovery.constants.js';
 import { ServiceDiscovery } from './discovery/service-discovery.service.js';
 import { DistributedJobs } from './jobs/distributed-jobs.service.js';
 import { DistributedJobsExplorer } from './jobs/distributed-jobs.explorer.js';
+import { DiscoveryHealthIndicator } from './health/discovery-health.indicator.js';
 import { NodePool } from './node-pool/node-pool.service.js';
 import type { ResolvedDiscoveryOptions } from './options/discovery-options.interface.js';
 import { validateOptions } from './options/validate-options.js';
@@ -40,8 +41,9 @@ import type { RegistryStore } from './storage/registry-store.interface.js';
     NodePool,
     DistributedJobs,
     DistributedJobsExplorer,
+    DiscoveryHealthIndicator,
   ],
-  exports: [ServiceDiscovery, NodePool, DistributedJobs, DISCOVERY_OPTIONS],
+  exports: [ServiceDiscovery, NodePool, DistributedJobs, DiscoveryHealthIndicator, DISCOVERY_OPTIONS],
 })
 export class DiscoveryModule
   extends ConfigurableModuleClass

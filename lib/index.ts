@@ -38,3 +38,4 @@ export type {
   JobContext,
   JobStatus,
 } from './jobs/distributed-job.interface.js';
+export { DiscoveryHealthIndicator } from './health/discovery-health.indicator.js';
