@@ -38,5 +38,7 @@ export interface DiscoveryStats {
   resyncs: number;
   malformedEvents: number;
   malformedRecords: number;
+  /** Records, events and job claims that failed signature verification (with `signingKey`). */
+  unverified: number;
   handlerErrors: number;
 }

@@ -5,17 +5,27 @@ import {
   nameRule,
   servicesRule,
 } from '../common/field-rules.js';
+import type { RecordSigner } from '../common/record-signer.js';
 import type { ServiceDescriptor } from '../options/discovery-options.interface.js';
 import type { DeregistrationReason, DiscoveryEventType, NodeInfo } from './node-info.interface.js';
 
 /** Largest record or event accepted from Redis; anything larger is garbage or an attack. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 
+/** Why a record or event was not accepted. */
+export type Rejection = 'malformed' | 'unverified';
+
 /**
  * Serializes a node with a fixed key order: the Redis script compares the stored string with the
- * new one to tell a plain heartbeat (no event) from a change.
+ * new one to tell a plain heartbeat (no event) from a change. With a signer, the record carries an
+ * HMAC of that canonical form.
  */
-export function encodeRecord(node: NodeInfo): string {
+export function encodeRecord(node: NodeInfo, signer?: RecordSigner): string {
+  const canonical = canonicalRecord(node);
+  return signer ? `${canonical.slice(0, -1)},"sig":${JSON.stringify(signer.sign(canonical))}}` : canonical;
+}
+
+function canonicalRecord(node: NodeInfo): string {
   return JSON.stringify({
     nodeId: node.nodeId,
     serviceName: node.serviceName,
@@ -27,10 +37,10 @@ export function encodeRecord(node: NodeInfo): string {
   });
 }
 
-/** Parses a record read from Redis; undefined when it is not a well-formed node. */
-export function decodeRecord(raw: string): NodeInfo | undefined {
-  if (raw.length > MAX_MESSAGE_BYTES) return undefined;
-  return toNode(parse(raw));
+/** Parses (and, with a signer, verifies) a record read from Redis. */
+export function decodeRecord(raw: string, signer?: RecordSigner): NodeInfo | Rejection {
+  if (raw.length > MAX_MESSAGE_BYTES) return 'malformed';
+  return toNode(parse(raw), signer);
 }
 
 export interface WireEvent {
@@ -48,25 +58,25 @@ const TYPES: ReadonlySet<string> = new Set([
   'NODE_DEREGISTERED',
 ]);
 
-/** Parses a message from the events channel; undefined when it is not one of ours, well formed. */
-export function decodeEvent(raw: unknown): WireEvent | undefined {
-  if (typeof raw !== 'string' || raw.length > MAX_MESSAGE_BYTES) return undefined;
+/** Parses a message from the events channel (verifying its node with a signer). */
+export function decodeEvent(raw: unknown, signer?: RecordSigner): WireEvent | Rejection {
+  if (typeof raw !== 'string' || raw.length > MAX_MESSAGE_BYTES) return 'malformed';
   const value = parse(raw);
-  if (!isPlainObject(value)) return undefined;
+  if (!isPlainObject(value)) return 'malformed';
   const { type, epoch, version, timestamp, reason } = value;
-  if (typeof type !== 'string' || !TYPES.has(type)) return undefined;
-  if (typeof epoch !== 'string' || epoch.length === 0 || epoch.length > 64) return undefined;
-  if (!Number.isSafeInteger(version) || (version as number) < 0) return undefined;
-  if (!Number.isSafeInteger(timestamp)) return undefined;
+  if (typeof type !== 'string' || !TYPES.has(type)) return 'malformed';
+  if (typeof epoch !== 'string' || epoch.length === 0 || epoch.length > 64) return 'malformed';
+  if (!Number.isSafeInteger(version) || (version as number) < 0) return 'malformed';
+  if (!Number.isSafeInteger(timestamp)) return 'malformed';
   if (
     type === 'NODE_DEREGISTERED'
       ? reason !== 'shutdown' && reason !== 'expired'
       : reason !== undefined
   ) {
-    return undefined;
+    return 'malformed';
   }
-  const node = toNode(value.node);
-  if (!node) return undefined;
+  const node = toNode(value.node, signer);
+  if (typeof node === 'string') return node;
   return {
     type: type as DiscoveryEventType,
     epoch,
@@ -77,18 +87,20 @@ export function decodeEvent(raw: unknown): WireEvent | undefined {
   };
 }
 
-function toNode(value: unknown): NodeInfo | undefined {
-  if (!isPlainObject(value)) return undefined;
+function toNode(value: unknown, signer: RecordSigner | undefined): NodeInfo | Rejection {
+  if (!isPlainObject(value)) return 'malformed';
   const { nodeId, serviceName, address, services, metadata } = value;
-  if (nameRule(nodeId) || nameRule(serviceName) || addressRule(address)) return undefined;
-  if (servicesRule(services) || metadataRule(metadata)) return undefined;
-  return {
+  if (nameRule(nodeId) || nameRule(serviceName) || addressRule(address)) return 'malformed';
+  if (servicesRule(services) || metadataRule(metadata)) return 'malformed';
+  const node: NodeInfo = {
     nodeId: nodeId as string,
     serviceName: serviceName as string,
     address: address as string,
     services: (services as ServiceDescriptor[]).map((s) => ({ ...s })),
     metadata: { ...(metadata as Record<string, string>) },
   };
+  if (signer && !signer.verify(canonicalRecord(node), value.sig)) return 'unverified';
+  return node;
 }
 
 function parse(raw: string): unknown {

@@ -10,6 +10,7 @@ import {
   servicesRule,
   type Rule,
 } from '../common/field-rules.js';
+import { RecordSigner } from '../common/record-signer.js';
 import { ServerClock } from '../common/server-clock.js';
 import { ThrottledWarning } from '../common/throttled-warning.js';
 import { DISCOVERY_OPTIONS, REGISTRY_STORE } from '../discovery.constants.js';
@@ -24,7 +25,13 @@ import type {
   DiscoveryStats,
   NodeInfo,
 } from './node-info.interface.js';
-import { decodeEvent, decodeRecord, encodeRecord, type WireEvent } from './node-record.codec.js';
+import {
+  decodeEvent,
+  decodeRecord,
+  encodeRecord,
+  type Rejection,
+  type WireEvent,
+} from './node-record.codec.js';
 import { RegistryView, type ViewChange } from './registry-view.js';
 import { versionMatches } from './version-match.js';
 
@@ -62,8 +69,11 @@ export class ServiceDiscovery {
     resyncs: 0,
     malformedEvents: 0,
     malformedRecords: 0,
+    unverified: 0,
     handlerErrors: 0,
   };
+  /** Signs this node's record and verifies everyone else's (option `signingKey`). */
+  readonly signer: RecordSigner | undefined;
 
   private readonly logger = new Logger('ServiceDiscovery');
   private readonly badData = new ThrottledWarning(this.logger);
@@ -92,6 +102,7 @@ export class ServiceDiscovery {
   private syncing = false;
   private resyncWanted = false;
   private buffered: WireEvent[] = [];
+  private confirmations: Promise<void> = Promise.resolve();
   private unsubscribe: (() => Promise<void>) | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private leaseTimer: NodeJS.Timeout | undefined;
@@ -102,6 +113,7 @@ export class ServiceDiscovery {
     @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
   ) {
     this.nodeId = options.nodeId;
+    this.signer = options.signingKey === undefined ? undefined : new RecordSigner(options.signingKey);
     this.currentAddress = options.address ?? hostname();
     this.currentServices = options.services.map((s) => ({ ...s }));
     this.currentMetadata = { ...options.metadata };
@@ -301,7 +313,7 @@ export class ServiceDiscovery {
   private async beat(): Promise<void> {
     if (this.stopping) return;
     const node = this.self;
-    const record = encodeRecord(node);
+    const record = encodeRecord(node, this.signer);
     const sentAt = ServerClock.local();
     let result;
     try {
@@ -336,7 +348,7 @@ export class ServiceDiscovery {
     }
     this.registered = true;
     this.leaseDeadline = result.deadline;
-    this.view.upsert(node, record, result.version);
+    this.view.upsert(node, encodeRecord(node), result.version);
     if (this.stopping) return;
     this.armLeaseTimer();
     this.noteVersion(result);
@@ -431,14 +443,52 @@ export class ServiceDiscovery {
   }
 
   private onMessage(raw: string): void {
-    const event = decodeEvent(raw);
-    if (!event) {
-      this.stats.malformedEvents += 1;
-      this.badData.warn(`Skipped a malformed message on channel ${this.options.pubSubChannel}`);
+    const event = decodeEvent(raw, this.signer);
+    if (typeof event === 'string') return this.reject(event, 'message on the events channel');
+    if (this.signer) {
+      // Events are built by Redis scripts, which cannot sign: with a signing key an event is only
+      // a hint, and what counts is the signed record Redis holds for that node.
+      this.confirmations = this.confirmations.then(() => this.confirm(event));
       return;
     }
     if (this.syncing) this.buffered.push(event);
     else this.applyEvent(event);
+  }
+
+  private async confirm(event: WireEvent): Promise<void> {
+    let current: NodeInfo | Rejection | undefined;
+    try {
+      const record = await this.store.fetchNode(event.node.nodeId);
+      current = record === undefined ? undefined : decodeRecord(record, this.signer);
+    } catch (error) {
+      this.logger.warn(`Could not confirm an event, resyncing: ${message(error)}`);
+      return this.requestResync();
+    }
+    const alive = current !== undefined && typeof current !== 'string';
+    const confirmed =
+      event.type === 'NODE_DEREGISTERED'
+        ? !alive
+        : alive && encodeRecord(current as NodeInfo) === encodeRecord(event.node);
+    if (!confirmed) {
+      // Forged, or overtaken by a later change whose own event follows: skip either way.
+      this.stats.unverified += 1;
+      return;
+    }
+    if (this.syncing) this.buffered.push(event);
+    else this.applyEvent(event);
+  }
+
+  private reject(reason: Rejection, what: string): void {
+    if (reason === 'unverified') {
+      this.stats.unverified += 1;
+      this.badData.warn(`Skipped a ${what} that failed signature verification`);
+    } else if (what.startsWith('message')) {
+      this.stats.malformedEvents += 1;
+      this.badData.warn(`Skipped a malformed ${what}`);
+    } else {
+      this.stats.malformedRecords += 1;
+      this.badData.warn(`Skipped a malformed ${what}`);
+    }
   }
 
   private applyEvent(event: WireEvent): void {
@@ -494,10 +544,7 @@ export class ServiceDiscovery {
         const sentAt = ServerClock.local();
         const snapshot = await this.store.snapshot();
         this.clock.observe(snapshot.serverTime, sentAt, ServerClock.local());
-        const nodes = snapshot.records.flatMap((raw) => {
-          const node = decodeRecord(raw);
-          return node ? [{ node, raw: encodeRecord(node) }] : (this.skipRecord(), []);
-        });
+        const nodes = this.decodeAll(snapshot.records).map((node) => ({ node, raw: encodeRecord(node) }));
         const changes = this.view.replace(snapshot.epoch, snapshot.version, nodes);
         if (announce) {
           this.stats.resyncs += 1;
@@ -563,14 +610,9 @@ export class ServiceDiscovery {
 
   private decodeAll(records: string[]): NodeInfo[] {
     return records.flatMap((raw) => {
-      const node = decodeRecord(raw);
-      return node ? [node] : (this.skipRecord(), []);
+      const node = decodeRecord(raw, this.signer);
+      return typeof node === 'string' ? (this.reject(node, 'node record in Redis'), []) : [node];
     });
-  }
-
-  private skipRecord(): void {
-    this.stats.malformedRecords += 1;
-    this.badData.warn('Skipped a malformed node record in Redis');
   }
 
   private serialize<T>(work: () => Promise<T>): Promise<T> {

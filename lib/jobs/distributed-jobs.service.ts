@@ -6,7 +6,7 @@ import { ServiceDiscovery } from '../discovery/service-discovery.service.js';
 import { NodePool } from '../node-pool/node-pool.service.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
 import { jobKey } from '../storage/registry-keys.js';
-import type { RegistryStore } from '../storage/registry-store.interface.js';
+import type { ClaimResult, RegistryStore } from '../storage/registry-store.interface.js';
 import type { JobContext, JobStatus } from './distributed-job.interface.js';
 import type { JobInvoker } from './job-binding.js';
 import { jobContextStorage } from './job-context.js';
@@ -119,7 +119,7 @@ export class DistributedJobs implements JobInvoker {
         await new Promise((resolve) => setTimeout(resolve, rank * grace));
         if (this.draining) return this.skip(job);
       }
-      claim = await this.store.claimTick(job.key, tick, this.discovery.nodeId);
+      claim = await this.claim(job, tick);
     } catch (error) {
       this.logger.warn(
         `Job ${name}: tick skipped on this node, the claim failed: ${message(error)}`,
@@ -128,6 +128,21 @@ export class DistributedJobs implements JobInvoker {
     }
     if (!claim.claimed) return this.skip(job);
     return this.runClaimed(job, instance, method, args, { tick, token: claim.token });
+  }
+
+  /**
+   * Claims a tick. With a signing key the claim is signed; a later claim that blocks this one but
+   * does not verify was forged by someone without the key, and is overridden once.
+   */
+  private async claim(job: JobState, tick: number): Promise<ClaimResult> {
+    const { signer, nodeId } = this.discovery;
+    const signature = signer?.sign(`${job.key}\n${tick}\n${nodeId}`);
+    const result = await this.store.claimTick(job.key, tick, nodeId, signature);
+    if (result.claimed || !signer) return result;
+    if (signer.verify(`${job.key}\n${result.tick}\n${result.holder}`, result.signature)) return result;
+    this.discovery.stats.unverified += 1;
+    this.logger.warn(`Job ${job.name}: the latest claim in Redis is not signed by a peer; overriding it`);
+    return this.store.claimTick(job.key, tick, nodeId, signature, { tick: result.tick, signature: result.signature });
   }
 
   /** Stops taking ticks and waits for running jobs, up to `jobs.drainTimeout`, then aborts them. */

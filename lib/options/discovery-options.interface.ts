@@ -69,6 +69,11 @@ export interface DiscoveryModuleOptions {
   poolSettleTime?: number;
   /** Options of `@DistributedJob()` runs. */
   jobs?: JobsOptions;
+  /**
+   * Shared secret (at least 16 characters) to sign node records and job claims with HMAC-SHA256.
+   * Peers then ignore (and count) records, events and claims that do not verify. Default: none.
+   */
+  signingKey?: string;
 }
 
 /** Options after validation, with every default filled in. */
@@ -91,4 +96,5 @@ export interface ResolvedDiscoveryOptions {
   balance: BalanceMode;
   poolSettleTime: number;
   jobs: Required<JobsOptions>;
+  signingKey: string | undefined;
 }

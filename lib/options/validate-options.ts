@@ -34,6 +34,7 @@ const KNOWN_KEYS: ReadonlyArray<keyof DiscoveryModuleOptions> = [
   'balance',
   'poolSettleTime',
   'jobs',
+  'signingKey',
 ];
 
 const MAX_DURATION = 24 * 60 * 60 * 1000;
@@ -109,6 +110,11 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
   const failoverGrace = duration('jobs.failoverGrace', jobsInput.failoverGrace, 1000, 1);
   const drainTimeout = integer('jobs.drainTimeout', jobsInput.drainTimeout, 10000, 0, MAX_DURATION);
 
+  const signingKey = options.signingKey;
+  if (signingKey !== undefined && (typeof signingKey !== 'string' || signingKey.length < 16 || signingKey.length > 1024)) {
+    throw new InvalidOptionError('signingKey', 'signingKey must be a string of 16 to 1024 characters');
+  }
+
   return {
     redis,
     nodeId,
@@ -128,6 +134,7 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
     balance,
     poolSettleTime,
     jobs: { failoverGrace, drainTimeout },
+    signingKey,
   };
 }
 

@@ -36,6 +36,8 @@ export function createRegistryStore(options: ResolvedDiscoveryOptions): Registry
     retryStrategy: (times) =>
       Math.min(50 * 2 ** (times - 1), 1000) + Math.floor(Math.random() * 100),
     connectionName: `discovery:${options.nodeId}`,
+    // ioredis keeps a timer this long after every failed connection (e.g. a wrong password).
+    disconnectTimeout: 200,
   };
   const client =
     typeof options.redis === 'string'

@@ -22,6 +22,7 @@ interface JobClaim {
   tick: number;
   token: number;
   holder: string;
+  signature: string;
 }
 
 /**
@@ -148,21 +149,22 @@ export class MemoryRegistryStore implements RegistryStore {
     return { records, serverTime: now };
   }
 
-  async claimTick(jobKey: string, tick: number, nodeId: string): Promise<ClaimResult> {
+  async fetchNode(nodeId: string): Promise<string | undefined> {
+    const entry = this.registry.entries.get(nodeId);
+    return entry && entry.deadline > this.registry.now() ? entry.record : undefined;
+  }
+
+  async claimTick(jobKey: string, tick: number, nodeId: string, signature = ''): Promise<ClaimResult> {
+    // One process: nobody else can write a claim here, so there is nothing forged to override.
     const now = this.registry.now();
     const last = this.registry.jobs.get(jobKey);
     if (last && last.tick >= tick) {
-      return {
-        claimed: false,
-        token: last.token,
-        holder: last.holder,
-        tick: last.tick,
-        serverTime: now,
-      };
+      return { claimed: false, ...last, serverTime: now };
     }
     const token = Math.max((last?.token ?? 0) + 1, now);
-    this.registry.jobs.set(jobKey, { tick, token, holder: nodeId });
-    return { claimed: true, token, holder: nodeId, tick, serverTime: now };
+    const claim = { tick, token, holder: nodeId, signature };
+    this.registry.jobs.set(jobKey, claim);
+    return { claimed: true, ...claim, serverTime: now };
   }
 
   async subscribe(onMessage: (message: string) => void): Promise<() => Promise<void>> {

@@ -15,6 +15,7 @@ import {
   BEAT_SCRIPT,
   CLAIM_SCRIPT,
   DEREGISTER_SCRIPT,
+  FETCH_NODE_SCRIPT,
   FETCH_SERVICE_SCRIPT,
   REAP_SCRIPT,
   RedisScript,
@@ -31,6 +32,7 @@ const reap = new RedisScript(REAP_SCRIPT);
 const snapshot = new RedisScript(SNAPSHOT_SCRIPT);
 const version = new RedisScript(VERSION_SCRIPT);
 const fetchService = new RedisScript(FETCH_SERVICE_SCRIPT);
+const fetchNode = new RedisScript(FETCH_NODE_SCRIPT);
 const claim = new RedisScript(CLAIM_SCRIPT);
 
 /** Nodes expired at once that one reap removes; the rest go in the next run, right after. */
@@ -151,18 +153,34 @@ export class RedisRegistryStore implements RegistryStore {
     return { serverTime: Number(serverTime), records: records.map(String) };
   }
 
-  async claimTick(jobKey: string, tick: number, nodeId: string): Promise<ClaimResult> {
-    const [claimed, token, holder, claimedTick, serverTime] = await this.run(
-      claim,
-      [jobKey],
-      [tick, nodeId],
-    );
+  async fetchNode(nodeId: string): Promise<string | undefined> {
+    const { keys } = this.options;
+    const record = await this.runScalar(fetchNode, [keys.nodes, keys.deadlines], [nodeId]);
+    return typeof record === 'string' ? record : undefined;
+  }
+
+  async claimTick(
+    jobKey: string,
+    tick: number,
+    nodeId: string,
+    signature = '',
+    override?: { tick: number; signature: string },
+  ): Promise<ClaimResult> {
+    const reply = await this.run(claim, [jobKey], [
+      tick,
+      nodeId,
+      signature,
+      override ? String(override.tick) : '',
+      override?.signature ?? '',
+    ]);
+    const [claimed, token, holder, claimedTick, serverTime, storedSignature] = reply;
     return {
       claimed: Number(claimed) === 1,
       token: Number(token),
       holder: String(holder),
       tick: Number(claimedTick),
       serverTime: Number(serverTime),
+      signature: String(storedSignature ?? ''),
     };
   }
 
@@ -190,16 +208,18 @@ export class RedisRegistryStore implements RegistryStore {
     return async () => {
       if (!this.subscribers.delete(subscriber)) return;
       subscriber.removeAllListeners('message');
-      subscriber.disconnect();
+      disconnect(subscriber);
     };
   }
 
   async close(): Promise<void> {
-    for (const subscriber of this.subscribers) subscriber.disconnect();
+    for (const subscriber of this.subscribers) disconnect(subscriber);
     this.subscribers.clear();
-    if (this.options.ownsClient) {
-      await this.client.quit().catch(() => this.client.disconnect());
-    }
+    if (!this.options.ownsClient) return;
+    const client = this.client as Redis;
+    // QUIT waits for the server; a client that is not connected would wait forever (or retry).
+    if (client.status === 'ready') await client.quit().catch(() => disconnect(client));
+    else disconnect(client);
   }
 
   private async run(
@@ -223,4 +243,12 @@ export class RedisRegistryStore implements RegistryStore {
       return this.client.eval(script.source, keys.length, ...keys, ...args);
     }
   }
+}
+
+/**
+ * ioredis arms a 2 s timer in `disconnect()` that only the socket's close clears: on a client whose
+ * socket is already closed it would hold the process open for nothing.
+ */
+function disconnect(client: Client): void {
+  if (client.status !== 'end') client.disconnect();
 }

@@ -22,6 +22,8 @@ export interface RegistryStore {
   snapshot(): Promise<RegistrySnapshot>;
   /** The live nodes that offer `serviceName`, read from the backend (cost: that service's nodes). */
   fetchService(serviceName: string): Promise<FetchResult>;
+  /** The record of `nodeId` if it is alive, read from the backend. */
+  fetchNode(nodeId: string): Promise<string | undefined>;
   /** The registry's epoch and version, to notice missed events. */
   version(): Promise<RegistryVersion>;
 
@@ -31,8 +33,17 @@ export interface RegistryStore {
     onResubscribed: () => void,
   ): Promise<() => Promise<void>>;
 
-  /** Claims `tick` of a job for `nodeId` if no equal or later tick was claimed. */
-  claimTick(jobKey: string, tick: number, nodeId: string): Promise<ClaimResult>;
+  /**
+   * Claims `tick` of a job for `nodeId` if no equal or later tick was claimed. `signature` is
+   * stored with the claim; `override` names a claim found forged, which is then disregarded.
+   */
+  claimTick(
+    jobKey: string,
+    tick: number,
+    nodeId: string,
+    signature?: string,
+    override?: { tick: number; signature: string },
+  ): Promise<ClaimResult>;
 
   /** Closes what the store owns (connections it opened). */
   close(): Promise<void>;
@@ -75,5 +86,7 @@ export interface ClaimResult {
   holder: string;
   /** Tick of the latest claim. */
   tick: number;
+  /** Signature stored with the latest claim ('' when none). */
+  signature: string;
   serverTime: number;
 }

@@ -9,7 +9,7 @@ const VERSION_CHARS = 'letters, digits and . + - _, starting with a letter or di
 const KNOWN_OPTIONS =
   'redis, nodeId, serviceName, address, services, metadata, keyPrefix, heartbeatInterval, ' +
   'heartbeatTTL, pubSubEnabled, pubSubChannel, clientMode, ignoreOwnEvents, retry, hashReplicas, ' +
-  'balance, poolSettleTime, jobs';
+  'balance, poolSettleTime, jobs, signingKey';
 const DAY = 86400000;
 
 /** The error `validateOptions(input)` throws; fails the test if it throws nothing. */
@@ -425,5 +425,17 @@ describe('validateOptions: rules', () => {
     ],
   ])('rejects jobs %s', (_label, jobs, option, message) => {
     expectRejected({ jobs }, option, message);
+  });
+});
+
+describe('validateOptions: signingKey', () => {
+  it.each<[unknown]>([['short'], [42], ['x'.repeat(1025)]])('rejects signingKey %p', (signingKey) => {
+    expect(() => validateOptions({ signingKey })).toThrow(
+      new InvalidOptionError('signingKey', 'signingKey must be a string of 16 to 1024 characters'),
+    );
+  });
+
+  it('accepts a signingKey of 16 characters or more', () => {
+    expect(validateOptions({ signingKey: 'k'.repeat(16) }).signingKey).toBe('k'.repeat(16));
   });
 });
