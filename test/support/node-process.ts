@@ -20,13 +20,16 @@ export interface NodeProcessConfig {
   discovery: DiscoveryModuleOptions & { redis: string; nodeId: string };
   jobs?: JobSpec[];
   clockShiftMs?: number;
+  /** Report the node's view of the cluster this often (ms). */
+  reportViewMs?: number;
 }
 
 /** A line the node process reported. */
 export interface NodeReport {
   node: string;
   at: number;
-  event: 'ready' | 'run' | 'done' | 'aborted' | 'failed' | 'error' | 'log' | 'stopped';
+  event: 'ready' | 'run' | 'done' | 'aborted' | 'failed' | 'error' | 'log' | 'stopped' | 'view';
+  nodes?: string[];
   job?: string;
   tick?: number;
   token?: number;

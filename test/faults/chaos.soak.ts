@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { writeFileSync } from 'node:fs';
+import { killAllNodes } from '../support/node-process.js';
+import { startRedis, type RedisHandle } from '../support/redis-harness.js';
+import { runScenario, scenarios, type ScenarioResult } from './fault-scenarios.js';
+
+/**
+ * The long soak (`npm run test:chaos`): every fault of the suite, stretched by CHAOS_SCALE
+ * (default 7, about 10 minutes in all), then a table of ticks, doubled, missed and failover time.
+ */
+const scale = Number(process.env.CHAOS_SCALE ?? 7);
+
+describe('chaos soak', () => {
+  let redis: RedisHandle;
+  const results: ScenarioResult[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await killAllNodes();
+    await redis.stop();
+    const lines = [
+      `| fault | ticks | doubled | missed | missed in recovery window | max failover (ms) |`,
+      `|---|---|---|---|---|---|`,
+      ...results.map(
+        (r) => `| ${r.name} | ${r.ticks} | ${r.doubled} | ${r.missed} | ${r.missedInRecovery} | ${r.maxFailoverMs} |`,
+      ),
+    ];
+    const table = lines.join('\n');
+    console.log(`\n${table}\n`);
+    writeFileSync(new URL('./soak-results.md', import.meta.url), `${table}\n`);
+  });
+
+  it.each(scenarios(scale).map((scenario) => [scenario.name, scenario] as const))(
+    '%s',
+    async (_name, scenario) => {
+      const result = await runScenario(scenario, redis, `soak-${results.length}`);
+      results.push(result);
+      expect({
+        doubled: scenario.dataLoss ? 0 : result.doubled,
+        missed: result.missed,
+        tokenRegressions: result.tokenRegressions,
+        problems: result.problems,
+        divergentViews: result.divergentViews,
+      }).toEqual({ doubled: 0, missed: 0, tokenRegressions: 0, problems: [], divergentViews: [] });
+    },
+    600_000,
+  );
+});
