@@ -43,7 +43,13 @@ import type { RegistryStore } from './storage/registry-store.interface.js';
     DistributedJobsExplorer,
     DiscoveryHealthIndicator,
   ],
-  exports: [ServiceDiscovery, NodePool, DistributedJobs, DiscoveryHealthIndicator, DISCOVERY_OPTIONS],
+  exports: [
+    ServiceDiscovery,
+    NodePool,
+    DistributedJobs,
+    DiscoveryHealthIndicator,
+    DISCOVERY_OPTIONS,
+  ],
 })
 export class DiscoveryModule
   extends ConfigurableModuleClass

@@ -22,7 +22,9 @@ export type Rejection = 'malformed' | 'unverified';
  */
 export function encodeRecord(node: NodeInfo, signer?: RecordSigner): string {
   const canonical = canonicalRecord(node);
-  return signer ? `${canonical.slice(0, -1)},"sig":${JSON.stringify(signer.sign(canonical))}}` : canonical;
+  return signer
+    ? `${canonical.slice(0, -1)},"sig":${JSON.stringify(signer.sign(canonical))}}`
+    : canonical;
 }
 
 function canonicalRecord(node: NodeInfo): string {

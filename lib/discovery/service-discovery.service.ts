@@ -113,7 +113,8 @@ export class ServiceDiscovery {
     @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
   ) {
     this.nodeId = options.nodeId;
-    this.signer = options.signingKey === undefined ? undefined : new RecordSigner(options.signingKey);
+    this.signer =
+      options.signingKey === undefined ? undefined : new RecordSigner(options.signingKey);
     this.currentAddress = options.address ?? hostname();
     this.currentServices = options.services.map((s) => ({ ...s }));
     this.currentMetadata = { ...options.metadata };
@@ -544,7 +545,10 @@ export class ServiceDiscovery {
         const sentAt = ServerClock.local();
         const snapshot = await this.store.snapshot();
         this.clock.observe(snapshot.serverTime, sentAt, ServerClock.local());
-        const nodes = this.decodeAll(snapshot.records).map((node) => ({ node, raw: encodeRecord(node) }));
+        const nodes = this.decodeAll(snapshot.records).map((node) => ({
+          node,
+          raw: encodeRecord(node),
+        }));
         const changes = this.view.replace(snapshot.epoch, snapshot.version, nodes);
         if (announce) {
           this.stats.resyncs += 1;

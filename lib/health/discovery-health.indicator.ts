@@ -37,9 +37,13 @@ export class DiscoveryHealthIndicator {
     };
     if (this.discovery.isStopping) return indicator.down({ ...details, message: 'shutting down' });
     if (this.options.clientMode) return indicator.up({ ...details, clientMode: true });
-    if (!lease.valid) return indicator.down({ ...details, message: 'lease lost: not registered in Redis' });
+    if (!lease.valid)
+      return indicator.down({ ...details, message: 'lease lost: not registered in Redis' });
     if (lease.failingFor > this.options.heartbeatTTL) {
-      return indicator.down({ ...details, message: `Redis unreachable for ${lease.failingFor} ms` });
+      return indicator.down({
+        ...details,
+        message: `Redis unreachable for ${lease.failingFor} ms`,
+      });
     }
     if (lease.consecutiveFailures > 0) {
       const message = `${lease.consecutiveFailures} heartbeat(s) failed; lease still valid`;

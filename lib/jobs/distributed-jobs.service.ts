@@ -139,10 +139,16 @@ export class DistributedJobs implements JobInvoker {
     const signature = signer?.sign(`${job.key}\n${tick}\n${nodeId}`);
     const result = await this.store.claimTick(job.key, tick, nodeId, signature);
     if (result.claimed || !signer) return result;
-    if (signer.verify(`${job.key}\n${result.tick}\n${result.holder}`, result.signature)) return result;
+    if (signer.verify(`${job.key}\n${result.tick}\n${result.holder}`, result.signature))
+      return result;
     this.discovery.stats.unverified += 1;
-    this.logger.warn(`Job ${job.name}: the latest claim in Redis is not signed by a peer; overriding it`);
-    return this.store.claimTick(job.key, tick, nodeId, signature, { tick: result.tick, signature: result.signature });
+    this.logger.warn(
+      `Job ${job.name}: the latest claim in Redis is not signed by a peer; overriding it`,
+    );
+    return this.store.claimTick(job.key, tick, nodeId, signature, {
+      tick: result.tick,
+      signature: result.signature,
+    });
   }
 
   /** Stops taking ticks and waits for running jobs, up to `jobs.drainTimeout`, then aborts them. */

@@ -111,8 +111,14 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
   const drainTimeout = integer('jobs.drainTimeout', jobsInput.drainTimeout, 10000, 0, MAX_DURATION);
 
   const signingKey = options.signingKey;
-  if (signingKey !== undefined && (typeof signingKey !== 'string' || signingKey.length < 16 || signingKey.length > 1024)) {
-    throw new InvalidOptionError('signingKey', 'signingKey must be a string of 16 to 1024 characters');
+  if (
+    signingKey !== undefined &&
+    (typeof signingKey !== 'string' || signingKey.length < 16 || signingKey.length > 1024)
+  ) {
+    throw new InvalidOptionError(
+      'signingKey',
+      'signingKey must be a string of 16 to 1024 characters',
+    );
   }
 
   return {

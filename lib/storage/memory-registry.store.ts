@@ -154,7 +154,12 @@ export class MemoryRegistryStore implements RegistryStore {
     return entry && entry.deadline > this.registry.now() ? entry.record : undefined;
   }
 
-  async claimTick(jobKey: string, tick: number, nodeId: string, signature = ''): Promise<ClaimResult> {
+  async claimTick(
+    jobKey: string,
+    tick: number,
+    nodeId: string,
+    signature = '',
+  ): Promise<ClaimResult> {
     // One process: nobody else can write a claim here, so there is nothing forged to override.
     const now = this.registry.now();
     const last = this.registry.jobs.get(jobKey);

@@ -166,13 +166,11 @@ export class RedisRegistryStore implements RegistryStore {
     signature = '',
     override?: { tick: number; signature: string },
   ): Promise<ClaimResult> {
-    const reply = await this.run(claim, [jobKey], [
-      tick,
-      nodeId,
-      signature,
-      override ? String(override.tick) : '',
-      override?.signature ?? '',
-    ]);
+    const reply = await this.run(
+      claim,
+      [jobKey],
+      [tick, nodeId, signature, override ? String(override.tick) : '', override?.signature ?? ''],
+    );
     const [claimed, token, holder, claimedTick, serverTime, storedSignature] = reply;
     return {
       claimed: Number(claimed) === 1,

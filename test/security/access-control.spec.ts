@@ -1,7 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { DistributedJob, type DiscoveryEvent, type DiscoveryModuleOptions } from 'nestjs-redis-discovery';
+import {
+  DistributedJob,
+  type DiscoveryEvent,
+  type DiscoveryModuleOptions,
+} from 'nestjs-redis-discovery';
 import { startNode, type TestNode } from '../support/nest-node.js';
 import { startRedis, waitFor, type RedisHandle } from '../support/redis-harness.js';
 
@@ -20,9 +24,18 @@ describe('access control', () => {
   let redis: RedisHandle;
   let admin: Redis;
   const nodes: TestNode[] = [];
-  const node = async (options: DiscoveryModuleOptions, providers: Array<new (...args: never[]) => unknown> = []) => {
+  const node = async (
+    options: DiscoveryModuleOptions,
+    providers: Array<new (...args: never[]) => unknown> = [],
+  ) => {
     const started = await startNode(
-      { redis: redis.url, heartbeatInterval: 200, heartbeatTTL: 1000, poolSettleTime: 0, ...options },
+      {
+        redis: redis.url,
+        heartbeatInterval: 200,
+        heartbeatTTL: 1000,
+        poolSettleTime: 0,
+        ...options,
+      },
       { providers: providers as never },
     );
     nodes.push(started);
@@ -65,9 +78,17 @@ describe('access control', () => {
     try {
       const url = `redis://:s3cret-pass@127.0.0.1:${locked.port}`;
       const a = await node({ redis: url, keyPrefix: 'locked', nodeId: 'a' });
-      expect((await a.discovery.getActiveNodes({ fresh: true })).map((n) => n.nodeId)).toEqual(['a']);
+      expect((await a.discovery.getActiveNodes({ fresh: true })).map((n) => n.nodeId)).toEqual([
+        'a',
+      ]);
       await expect(
-        node({ redis: `redis://:wrong@127.0.0.1:${locked.port}`, keyPrefix: 'locked', nodeId: 'b', heartbeatTTL: 300, heartbeatInterval: 100 }),
+        node({
+          redis: `redis://:wrong@127.0.0.1:${locked.port}`,
+          keyPrefix: 'locked',
+          nodeId: 'b',
+          heartbeatTTL: 300,
+          heartbeatInterval: 100,
+        }),
       ).rejects.toThrow(/WRONGPASS|NOAUTH|invalid username-password/);
       await Promise.all(nodes.splice(0).map((n) => n.close()));
     } finally {
@@ -102,9 +123,15 @@ describe('access control', () => {
     await waitFor(() => a.discovery.isNodeActive('b'));
     expect(await a.app.get(GuardedJob).run()).toBeUndefined();
     expect(a.app.get(GuardedJob).ticks).toHaveLength(1);
-    await expect(node({ redis: url, keyPrefix: 'other-ns', nodeId: 'c', heartbeatTTL: 300, heartbeatInterval: 100 })).rejects.toThrow(
-      /NOPERM/,
-    );
+    await expect(
+      node({
+        redis: url,
+        keyPrefix: 'other-ns',
+        nodeId: 'c',
+        heartbeatTTL: 300,
+        heartbeatInterval: 100,
+      }),
+    ).rejects.toThrow(/NOPERM/);
   });
 
   describe('with a signing key', () => {
@@ -112,7 +139,14 @@ describe('access control', () => {
       const a = await node({ keyPrefix: 'signed-1', nodeId: 'a', signingKey: SIGNING_KEY });
       const seen: DiscoveryEvent[] = [];
       await a.discovery.subscribeToEvents((e) => void seen.push(e));
-      const fake = JSON.stringify({ nodeId: 'intruder', serviceName: 'default', address: 'evil:1', services: [{ name: 'default' }], metadata: {}, sig: 'bogus' });
+      const fake = JSON.stringify({
+        nodeId: 'intruder',
+        serviceName: 'default',
+        address: 'evil:1',
+        services: [{ name: 'default' }],
+        metadata: {},
+        sig: 'bogus',
+      });
       await admin.hset('{signed-1}:nodes', 'intruder', fake);
       await admin.zadd('{signed-1}:deadlines', Date.now() + 60_000, 'intruder');
       await admin.sadd('{signed-1}:svc:default', 'intruder');
@@ -122,7 +156,11 @@ describe('access control', () => {
         `{"type":"NODE_REGISTERED","epoch":"${epoch}","version":${Number(version) + 1},"timestamp":1,"node":${fake}}`,
       );
       await waitFor(() => a.discovery.stats.unverified >= 1);
-      expect((await a.discovery.findNodesByService('default', undefined, { fresh: true })).map((n) => n.nodeId)).toEqual(['a']);
+      expect(
+        (await a.discovery.findNodesByService('default', undefined, { fresh: true })).map(
+          (n) => n.nodeId,
+        ),
+      ).toEqual(['a']);
       expect((await a.discovery.getActiveNodes()).map((n) => n.nodeId)).toEqual(['a']);
       expect(seen.filter((e) => e.nodeId === 'intruder')).toEqual([]);
     });
@@ -142,8 +180,20 @@ describe('access control', () => {
     });
 
     it('overrides a forged job claim that would block every tick', async () => {
-      const a = await node({ keyPrefix: 'signed-3', nodeId: 'a', signingKey: SIGNING_KEY }, [GuardedJob]);
-      await admin.hset('signed-3:job:{default:guarded}', 'tick', String(9e15), 'token', '1', 'node', 'intruder', 'sig', 'x');
+      const a = await node({ keyPrefix: 'signed-3', nodeId: 'a', signingKey: SIGNING_KEY }, [
+        GuardedJob,
+      ]);
+      await admin.hset(
+        'signed-3:job:{default:guarded}',
+        'tick',
+        String(9e15),
+        'token',
+        '1',
+        'node',
+        'intruder',
+        'sig',
+        'x',
+      );
       const job = a.app.get(GuardedJob);
       await job.run();
       expect(job.ticks).toHaveLength(1);
