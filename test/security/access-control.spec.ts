@@ -119,7 +119,7 @@ describe('access control', () => {
     );
     const url = `redis://tenant:tenant-pass@127.0.0.1:${redis.port}`;
     const a = await node({ redis: url, keyPrefix: 'acl-ns', nodeId: 'a' }, [GuardedJob]);
-    const b = await node({ redis: url, keyPrefix: 'acl-ns', nodeId: 'b' });
+    await node({ redis: url, keyPrefix: 'acl-ns', nodeId: 'b' });
     await waitFor(() => a.discovery.isNodeActive('b'));
     expect(await a.app.get(GuardedJob).run()).toBeUndefined();
     expect(a.app.get(GuardedJob).ticks).toHaveLength(1);

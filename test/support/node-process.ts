@@ -56,7 +56,9 @@ export class NodeProcess {
       }
     });
     child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
-    this.exited = once(child, 'exit').then(([code, signal]) => (code ?? signal) as number | NodeJS.Signals);
+    this.exited = once(child, 'exit').then(
+      ([code, signal]) => (code ?? signal) as number | NodeJS.Signals,
+    );
   }
 
   static async start(config: NodeProcessConfig): Promise<NodeProcess> {

@@ -8,23 +8,24 @@ export class TcpProxy {
   latencyMs = 0;
   private cut = false;
   private readonly sockets = new Set<net.Socket>();
-  private constructor(
-    private readonly server: net.Server,
-    readonly port: number,
-  ) {}
+  private readonly server: net.Server;
+  port = 0;
+
+  private constructor(targetPort: number, targetHost: string) {
+    this.server = net.createServer((client) => {
+      if (this.cut) return client.destroy();
+      const upstream = net.connect(targetPort, targetHost);
+      this.track(client);
+      this.track(upstream);
+      this.pipe(client, upstream);
+      this.pipe(upstream, client);
+    });
+  }
 
   static async start(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
-    let proxy: TcpProxy;
-    const server = net.createServer((client) => {
-      if (proxy.cut) return client.destroy();
-      const upstream = net.connect(targetPort, targetHost);
-      proxy.track(client);
-      proxy.track(upstream);
-      proxy.pipe(client, upstream);
-      proxy.pipe(upstream, client);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    proxy = new TcpProxy(server, (server.address() as net.AddressInfo).port);
+    const proxy = new TcpProxy(targetPort, targetHost);
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    proxy.port = (proxy.server.address() as net.AddressInfo).port;
     return proxy;
   }
 

@@ -15,7 +15,13 @@ export interface TickReport {
  * The invariant of distributed jobs: every tick of `job` in [from, to] started exactly once across
  * all nodes. Ticks are multiples of `period` (server time, ms).
  */
-export function checkTicks(reports: NodeReport[], job: string, period: number, from: number, to: number): TickReport {
+export function checkTicks(
+  reports: NodeReport[],
+  job: string,
+  period: number,
+  from: number,
+  to: number,
+): TickReport {
   const runs = reports.filter((r) => r.event === 'run' && r.job === job);
   const count = new Map<number, number>();
   const byNode: Record<string, number> = {};
@@ -34,6 +40,10 @@ export function checkTicks(reports: NodeReport[], job: string, period: number, f
 }
 
 /** A tick window safely inside [startedAt, stoppedAt]: two periods in from each end. */
-export function innerWindow(startedAt: number, stoppedAt: number, period: number): [number, number] {
+export function innerWindow(
+  startedAt: number,
+  stoppedAt: number,
+  period: number,
+): [number, number] {
   return [startedAt + 2 * period, stoppedAt - 2 * period];
 }
