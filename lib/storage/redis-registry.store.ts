@@ -78,7 +78,6 @@ export class RedisRegistryStore implements RegistryStore {
       ttl,
       randomUUID(),
       this.channel,
-      this.options.keys.servicePrefix,
       ...services,
     ]);
     const [outcome, epoch, registryVersion, serverTime, deadline] = reply;
@@ -98,7 +97,6 @@ export class RedisRegistryStore implements RegistryStore {
       instance,
       randomUUID(),
       this.channel,
-      this.options.keys.servicePrefix,
     ]);
     return Number(removed) === 1;
   }
@@ -107,7 +105,6 @@ export class RedisRegistryStore implements RegistryStore {
     const reply = await this.run(reap, this.registryKeys, [
       randomUUID(),
       this.channel,
-      this.options.keys.servicePrefix,
       REAP_BATCH,
     ]);
     const [epoch, registryVersion, serverTime, nextDeadline, ...removed] = reply;
@@ -200,6 +197,8 @@ export class RedisRegistryStore implements RegistryStore {
       if (readyOnce) onResubscribed();
       readyOnce = true;
     });
+    // A Cluster moves a lost subscription to another node without a new 'ready'.
+    subscriber.on('-node', () => onResubscribed());
     subscriber.on('error', () => undefined); // reconnects are handled by ioredis; errors are surfaced by commands
     await subscriber.subscribe(channel);
     readyOnce = true;

@@ -9,6 +9,9 @@ import { createHash } from 'node:crypto';
  * Shared KEYS: 1 nodes, 2 deadlines, 3 meta, 4 owners.
  */
 const PRELUDE = `
+-- Service sets sit beside KEYS[1] ('<client prefix>{ns}:nodes'), so an ioredis keyPrefix applies
+-- to them too and they share its slot.
+local SVC = string.sub(KEYS[1], 1, -6) .. 'svc:'
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function ensureEpoch(candidate)
@@ -26,13 +29,13 @@ end
 local function currentVersion()
   return tonumber(redis.call('HGET', KEYS[3], 'version') or '0')
 end
-local function dropServices(prefix, id, record)
+local function dropServices(id, record)
   if not record then return end
   local ok, decoded = pcall(cjson.decode, record)
   if not ok or type(decoded) ~= 'table' or type(decoded.services) ~= 'table' then return end
   for _, service in ipairs(decoded.services) do
     if type(service) == 'table' and type(service.name) == 'string' then
-      redis.call('SREM', prefix .. service.name, id)
+      redis.call('SREM', SVC .. service.name, id)
     end
   end
 end
@@ -47,7 +50,7 @@ end
 
 /**
  * ARGV: 1 nodeId, 2 instance, 3 record, 4 ttl, 5 epoch candidate, 6 channel ('' = none),
- * 7 service key prefix, 8.. service names.
+ * 7.. service names.
  * Returns {outcome, epoch, version, now, deadline}; outcome 'duplicate' when another live process
  * owns the id.
  */
@@ -67,8 +70,8 @@ if old == record and owner == instance then
 end
 local outcome = 'updated'
 if not old or owner ~= instance then outcome = 'registered' end
-dropServices(ARGV[7], id, old)
-for i = 8, #ARGV do redis.call('SADD', ARGV[7] .. ARGV[i], id) end
+dropServices(id, old)
+for i = 7, #ARGV do redis.call('SADD', SVC .. ARGV[i], id) end
 redis.call('HSET', KEYS[1], id, record)
 redis.call('HSET', KEYS[4], id, instance)
 local version = redis.call('HINCRBY', KEYS[3], 'version', 1)
@@ -78,12 +81,12 @@ announce(ARGV[6], kind, epoch, version, nil, record)
 return {outcome, epoch, version, now, newDeadline}
 `;
 
-/** ARGV: 1 nodeId, 2 instance, 3 epoch candidate, 4 channel, 5 service key prefix. Returns 1 if removed. */
+/** ARGV: 1 nodeId, 2 instance, 3 epoch candidate, 4 channel. Returns 1 if removed. */
 export const DEREGISTER_SCRIPT = `${PRELUDE}
 local id = ARGV[1]
 if redis.call('HGET', KEYS[4], id) ~= ARGV[2] then return 0 end
 local record = redis.call('HGET', KEYS[1], id)
-dropServices(ARGV[5], id, record)
+dropServices(id, record)
 redis.call('HDEL', KEYS[1], id)
 redis.call('HDEL', KEYS[4], id)
 redis.call('ZREM', KEYS[2], id)
@@ -96,17 +99,17 @@ return 1
 /**
  * Removes nodes whose deadline passed. Atomic, so however many peers run it at once, each expired
  * node is removed and announced exactly once.
- * ARGV: 1 epoch candidate, 2 channel, 3 service key prefix, 4 batch limit.
+ * ARGV: 1 epoch candidate, 2 channel, 3 batch limit.
  * Returns {epoch, version, now, nextDeadline|false, removed records...}.
  */
 export const REAP_SCRIPT = `${PRELUDE}
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 local epoch = readEpoch()
 if #expired > 0 then epoch = ensureEpoch(ARGV[1]) end
 local removed = {}
 for _, id in ipairs(expired) do
   local record = redis.call('HGET', KEYS[1], id)
-  dropServices(ARGV[3], id, record)
+  dropServices(id, record)
   redis.call('HDEL', KEYS[1], id)
   redis.call('HDEL', KEYS[4], id)
   redis.call('ZREM', KEYS[2], id)
