@@ -52,7 +52,11 @@ export interface ScenarioResult {
 }
 
 /** Runs one fault scenario against real node processes and checks the suite's invariants. */
-export async function runScenario(scenario: Scenario, redis: RedisHandle, keyPrefix: string): Promise<ScenarioResult> {
+export async function runScenario(
+  scenario: Scenario,
+  redis: RedisHandle,
+  keyPrefix: string,
+): Promise<ScenarioResult> {
   const admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
   admin.on('error', () => undefined);
   const proxy = scenario.viaProxy ? await TcpProxy.start(redis.port) : undefined;
@@ -66,7 +70,13 @@ export async function runScenario(scenario: Scenario, redis: RedisHandle, keyPre
   const startNode = async (nodeId: string, throughProxy = false, clockShiftMs?: number) => {
     const port = throughProxy && proxy ? proxy.port : redis.port;
     const node = await NodeProcess.start({
-      discovery: { redis: `redis://127.0.0.1:${port}`, keyPrefix, nodeId, heartbeatInterval: HEARTBEAT, heartbeatTTL: TTL },
+      discovery: {
+        redis: `redis://127.0.0.1:${port}`,
+        keyPrefix,
+        nodeId,
+        heartbeatInterval: HEARTBEAT,
+        heartbeatTTL: TTL,
+      },
       jobs,
       reportViewMs: 100,
       clockShiftMs,
@@ -81,7 +91,13 @@ export async function runScenario(scenario: Scenario, redis: RedisHandle, keyPre
     const nodes: NodeProcess[] = [];
     for (let i = 0; i < scenario.nodes; i++) {
       const last = i === scenario.nodes - 1;
-      nodes.push(await startNode(`n${i}`, last && scenario.viaProxy, last ? scenario.clockShiftMs : undefined));
+      nodes.push(
+        await startNode(
+          `n${i}`,
+          last && scenario.viaProxy,
+          last ? scenario.clockShiftMs : undefined,
+        ),
+      );
     }
     const startedAt = Date.now();
     const lead = Math.floor(scenario.durationMs / 3);
@@ -108,21 +124,29 @@ export async function runScenario(scenario: Scenario, redis: RedisHandle, keyPre
       ticks += report.expected;
       doubled += report.doubled.length;
       for (const tick of report.missed) {
-        if (scenario.recoveryMs !== undefined && tick >= faultStart - PERIOD && tick <= recoveryEnd) missedInRecovery += 1;
+        if (scenario.recoveryMs !== undefined && tick >= faultStart - PERIOD && tick <= recoveryEnd)
+          missedInRecovery += 1;
         else missed += 1;
       }
-      const runs = reports.filter((r) => r.event === 'run' && r.job === job.name).sort((a, b) => a.tick! - b.tick!);
-      for (let i = 1; i < runs.length; i++) if (runs[i].token! <= runs[i - 1].token!) tokenRegressions += 1;
+      const runs = reports
+        .filter((r) => r.event === 'run' && r.job === job.name)
+        .sort((a, b) => a.tick! - b.tick!);
+      for (let i = 1; i < runs.length; i++)
+        if (runs[i].token! <= runs[i - 1].token!) tokenRegressions += 1;
     }
     const runs = reports.filter((r) => r.event === 'run' && r.tick! >= from && r.tick! <= to);
     const maxFailoverMs = Math.max(0, ...runs.map((r) => r.at - r.tick!));
     const windowEnd = recoveryEnd + TTL;
     const problems = reports.filter(
       (r) =>
-        (r.event === 'error' || (r.event === 'log' && r.level === 'error')) && (r.at < faultStart || r.at > windowEnd),
+        (r.event === 'error' || (r.event === 'log' && r.level === 'error')) &&
+        (r.at < faultStart || r.at > windowEnd),
     );
     const live = everyNode.filter((n) => !stopped.has(n));
-    const truth = live.map((n) => n.nodeId).sort().join(',');
+    const truth = live
+      .map((n) => n.nodeId)
+      .sort()
+      .join(',');
     // A crashed node is only gone once its lease ran out: the fault ends TTL after the last blow.
     const settledAt = recoveryEnd + TTL + HEARTBEAT;
     const divergentViews = live.flatMap((n) => {
@@ -251,3 +275,22 @@ export function scenarios(scale = 1): Scenario[] {
     },
   ];
 }
+
+/** The invariants a scenario result must meet, as one comparable object (all zero or empty). */
+export function violations(scenario: Scenario, result: ScenarioResult) {
+  return {
+    doubled: scenario.dataLoss ? 0 : result.doubled,
+    missed: result.missed,
+    tokenRegressions: result.tokenRegressions,
+    problems: result.problems,
+    divergentViews: result.divergentViews,
+  };
+}
+
+export const NO_VIOLATIONS = {
+  doubled: 0,
+  missed: 0,
+  tokenRegressions: 0,
+  problems: [],
+  divergentViews: [],
+};

@@ -83,7 +83,8 @@ class Twin2 {
   run(): void {}
 }
 
-const keyOf = (node: TestNode) => node.app.get<ResolvedDiscoveryOptions>(DISCOVERY_OPTIONS).keyPrefix;
+const keyOf = (node: TestNode) =>
+  node.app.get<ResolvedDiscoveryOptions>(DISCOVERY_OPTIONS).keyPrefix;
 
 describe('@DistributedJob()', () => {
   let redis: RedisHandle;
@@ -108,15 +109,25 @@ describe('@DistributedJob()', () => {
   });
 
   it('runs under and over @Interval and under @Cron, with `this` and injected fields', async () => {
-    const node = await startNode(options(), { imports: [ScheduleModule.forRoot()], providers: [Counter, StackedJobs] });
+    const node = await startNode(options(), {
+      imports: [ScheduleModule.forRoot()],
+      providers: [Counter, StackedJobs],
+    });
     nodes.push(node);
     const jobs = node.app.get(StackedJobs);
-    await waitFor(() => ['below', 'above', 'cron'].every((name) => jobs.seen.includes(name)), { timeout: 3000 });
+    await waitFor(() => ['below', 'above', 'cron'].every((name) => jobs.seen.includes(name)), {
+      timeout: 3000,
+    });
     const context = jobs.counter.runs[0];
     expect(context.jobName).toBe('StackedJobs.below');
     expect(context.signal.aborted).toBe(false);
     expect(context.tick.getTime() % 100).toBe(0);
-    expect(node.jobs.list().map((j) => [j.name, j.period]).sort()).toEqual([
+    expect(
+      node.jobs
+        .list()
+        .map((j) => [j.name, j.period])
+        .sort(),
+    ).toEqual([
       ['StackedJobs.above', 100],
       ['StackedJobs.below', 100],
       ['cron-job', 1000],
@@ -124,7 +135,10 @@ describe('@DistributedJob()', () => {
   });
 
   it('gives strictly increasing fencing tokens and one run per tick', async () => {
-    const node = await startNode(options(), { imports: [ScheduleModule.forRoot()], providers: [Counter, StackedJobs] });
+    const node = await startNode(options(), {
+      imports: [ScheduleModule.forRoot()],
+      providers: [Counter, StackedJobs],
+    });
     nodes.push(node);
     const { runs } = node.app.get(Counter);
     await waitFor(() => runs.length >= 5, { timeout: 3000 });
@@ -143,7 +157,13 @@ describe('@DistributedJob()', () => {
     expect(await jobs.report(2)).toBeUndefined();
     expect(jobs.calls).toBe(1);
     const status = node.jobs.list().find((j) => j.name === 'DirectJobs.report')!;
-    expect(status).toMatchObject({ runs: 1, skips: 1, errors: 0, running: false, owner: node.discovery.nodeId });
+    expect(status).toMatchObject({
+      runs: 1,
+      skips: 1,
+      errors: 0,
+      running: false,
+      owner: node.discovery.nodeId,
+    });
     expect(status.lastRun).toBeInstanceOf(Date);
   });
 
@@ -177,7 +197,10 @@ describe('@DistributedJob()', () => {
     @Module({ imports: [DiscoveryModule.forRoot(options())], providers: [Twin1, Twin2] })
     class TwinModule {}
     // Nest 12 runs the init hooks inside createApplicationContext.
-    const failure = await NestFactory.createApplicationContext(TwinModule, { logger: false, abortOnError: false }).then(
+    const failure = await NestFactory.createApplicationContext(TwinModule, {
+      logger: false,
+      abortOnError: false,
+    }).then(
       (app) => app.close(),
       (error: unknown) => error,
     );
@@ -188,16 +211,24 @@ describe('@DistributedJob()', () => {
   });
 
   it('runs every tick once in a single process with the in-memory registry', async () => {
-    const node = await startNode({ keyPrefix: `memory-${prefix++}`, poolSettleTime: 0 }, {
-      imports: [ScheduleModule.forRoot()],
-      providers: [Counter, StackedJobs],
-    });
+    const node = await startNode(
+      { keyPrefix: `memory-${prefix++}`, poolSettleTime: 0 },
+      {
+        imports: [ScheduleModule.forRoot()],
+        providers: [Counter, StackedJobs],
+      },
+    );
     nodes.push(node);
     const { runs } = node.app.get(Counter);
     await waitFor(() => runs.length >= 5, { timeout: 3000 });
     const ticks = runs.map((r) => r.tick.getTime());
     expect(new Set(ticks).size).toBe(ticks.length);
-    expect(node.app.get(DistributedJobs).list().find((j) => j.name === 'StackedJobs.below')?.errors).toBe(0);
+    expect(
+      node.app
+        .get(DistributedJobs)
+        .list()
+        .find((j) => j.name === 'StackedJobs.below')?.errors,
+    ).toBe(0);
   });
 
   it('rejects a direct call on an instance the module never bound', async () => {

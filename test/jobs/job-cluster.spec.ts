@@ -1,5 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { killAllNodes, NodeProcess, type JobSpec, type NodeReport } from '../support/node-process.js';
+import {
+  killAllNodes,
+  NodeProcess,
+  type JobSpec,
+  type NodeReport,
+} from '../support/node-process.js';
 import { startRedis, waitFor, type RedisHandle } from '../support/redis-harness.js';
 import { checkTicks, innerWindow } from '../support/tick-checker.js';
 
@@ -22,9 +27,19 @@ describe('distributed jobs across processes', () => {
     await redis.stop();
   });
 
-  function start(nodeId: string, jobs: JobSpec[], extra: { clockShiftMs?: number } = {}): Promise<NodeProcess> {
+  function start(
+    nodeId: string,
+    jobs: JobSpec[],
+    extra: { clockShiftMs?: number } = {},
+  ): Promise<NodeProcess> {
     return NodeProcess.start({
-      discovery: { redis: redis.url, keyPrefix, nodeId, heartbeatInterval: 200, heartbeatTTL: 1000 },
+      discovery: {
+        redis: redis.url,
+        keyPrefix,
+        nodeId,
+        heartbeatInterval: 200,
+        heartbeatTTL: 1000,
+      },
       jobs,
       ...extra,
     });
@@ -32,6 +47,24 @@ describe('distributed jobs across processes', () => {
 
   const allReports = (nodes: NodeProcess[]): NodeReport[] => nodes.flatMap((n) => n.reports);
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /** Every tick of every job inside the run's window started exactly once, on some node. */
+  function expectEveryTickOnce(
+    nodes: NodeProcess[],
+    jobs: JobSpec[],
+    startedAt: number,
+    stoppedAt: number,
+  ): void {
+    const [from, to] = innerWindow(startedAt, stoppedAt, PERIOD);
+    for (const job of jobs) {
+      const { doubled, missed } = checkTicks(allReports(nodes), job.name, PERIOD, from, to);
+      expect({ job: job.name, doubled, missed }).toEqual({
+        job: job.name,
+        doubled: [],
+        missed: [],
+      });
+    }
+  }
 
   function expectClean(nodes: NodeProcess[]): void {
     for (const node of nodes) expect(node.problems()).toEqual([]);
@@ -42,13 +75,18 @@ describe('distributed jobs across processes', () => {
     const jobs = [{ name: 'failover', cron: EVERY_SECOND, durationMs: 300 }];
     const nodes = [await start('n1', jobs), await start('n2', jobs), await start('n3', jobs)];
     const startedAt = Date.now();
-    await waitFor(() => allReports(nodes).filter((r) => r.event === 'done').length >= 3, { timeout: 10_000 });
+    await waitFor(() => allReports(nodes).filter((r) => r.event === 'done').length >= 3, {
+      timeout: 10_000,
+    });
     const latest = allReports(nodes)
       .filter((r) => r.event === 'run')
       .at(-1)!;
     const owner = nodes.find((n) => n.nodeId === latest.node)!;
     // Kill it while it runs a tick.
-    await waitFor(() => owner.runs().length > owner.reports.filter((r) => r.event === 'done').length, { timeout: 5000 });
+    await waitFor(
+      () => owner.runs().length > owner.reports.filter((r) => r.event === 'done').length,
+      { timeout: 5000 },
+    );
     await owner.kill();
     const survivors = nodes.filter((n) => n !== owner);
     await sleep(7000);
@@ -58,7 +96,9 @@ describe('distributed jobs across processes', () => {
     const report = checkTicks(allReports(nodes), 'failover', PERIOD, from, to);
     expect({ doubled: report.doubled, missed: report.missed }).toEqual({ doubled: [], missed: [] });
     expect(report.expected).toBeGreaterThanOrEqual(5);
-    expect(survivors.reduce((n, node) => n + node.runs().filter((r) => r.at > latest.at).length, 0)).toBeGreaterThan(3);
+    expect(
+      survivors.reduce((n, node) => n + node.runs().filter((r) => r.at > latest.at).length, 0),
+    ).toBeGreaterThan(3);
     expectClean(survivors);
   });
 
@@ -74,15 +114,7 @@ describe('distributed jobs across processes', () => {
     await sleep(3000);
     const stoppedAt = Date.now();
 
-    const [from, to] = innerWindow(startedAt, stoppedAt, PERIOD);
-    for (const job of jobs) {
-      const report = checkTicks(allReports(nodes), job.name, PERIOD, from, to);
-      expect({ job: job.name, doubled: report.doubled, missed: report.missed }).toEqual({
-        job: job.name,
-        doubled: [],
-        missed: [],
-      });
-    }
+    expectEveryTickOnce(nodes, jobs, startedAt, stoppedAt);
     expect(nodes[2].runs().length).toBeGreaterThan(0);
     expectClean(nodes);
   });
@@ -99,15 +131,7 @@ describe('distributed jobs across processes', () => {
     await sleep(8000);
     const stoppedAt = Date.now();
 
-    const [from, to] = innerWindow(startedAt, stoppedAt, PERIOD);
-    for (const job of jobs) {
-      const report = checkTicks(allReports(nodes), job.name, PERIOD, from, to);
-      expect({ job: job.name, doubled: report.doubled, missed: report.missed }).toEqual({
-        job: job.name,
-        doubled: [],
-        missed: [],
-      });
-    }
+    expectEveryTickOnce(nodes, jobs, startedAt, stoppedAt);
     expect(nodes[0].runs().length).toBeGreaterThan(0);
     expectClean(nodes);
   });

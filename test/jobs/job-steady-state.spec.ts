@@ -21,7 +21,13 @@ describe('distributed jobs in steady state', () => {
     const nodes = await Promise.all(
       ['n1', 'n2', 'n3'].map((nodeId) =>
         NodeProcess.start({
-          discovery: { redis: redis.url, keyPrefix: 'steady', nodeId, heartbeatInterval: 500, heartbeatTTL: 2000 },
+          discovery: {
+            redis: redis.url,
+            keyPrefix: 'steady',
+            nodeId,
+            heartbeatInterval: 500,
+            heartbeatTTL: 2000,
+          },
           jobs,
         }),
       ),
