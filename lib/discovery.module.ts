@@ -94,6 +94,7 @@ export class DiscoveryModule
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    this.discovery.beginShutdown();
     this.listening?.unsubscribe();
     await this.jobs.drain();
     await this.discovery.shutdown();

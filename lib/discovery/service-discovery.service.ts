@@ -48,7 +48,9 @@ export interface LeaseStatus {
   /** ms since the last successful heartbeat; undefined before the first. */
   lastHeartbeatAge: number | undefined;
   consecutiveFailures: number;
-  /** ms since the first of the current run of failures; 0 when the last heartbeat succeeded. */
+  /** A heartbeat is overdue: sent but unanswered (a stalled server), or not sent at all. */
+  stalled: boolean;
+  /** ms since heartbeats stopped succeeding on time; 0 while they do. */
   failingFor: number;
 }
 
@@ -91,6 +93,7 @@ export class ServiceDiscovery {
   private heartbeatStart: Promise<void> | undefined;
   private shutdownDone: Promise<void> | undefined;
   private stopping = false;
+  private shuttingDown = false;
   /** Every write to Redis goes through this chain: heartbeats never overlap, updates serialize. */
   private writes: Promise<unknown> = Promise.resolve();
   private registered = false;
@@ -259,14 +262,31 @@ export class ServiceDiscovery {
 
   leaseStatus(): LeaseStatus {
     const now = ServerClock.local();
+    const age = this.lastBeatAt === undefined ? undefined : now - this.lastBeatAt;
+    // A stalled Redis fails no command: a beat that is two intervals late counts as failing.
+    const lateBy = age === undefined ? 0 : age - 2 * this.options.heartbeatInterval;
+    const failingFor = Math.max(
+      this.consecutiveFailures === 0 ? 0 : now - this.failingSince,
+      lateBy > 0 ? age! - this.options.heartbeatInterval : 0,
+    );
     return {
       registered: this.registered,
       valid: this.registered && this.clock.now() < this.leaseDeadline,
-      lastHeartbeatAge:
-        this.lastBeatAt === undefined ? undefined : Math.round(now - this.lastBeatAt),
+      lastHeartbeatAge: age === undefined ? undefined : Math.round(age),
       consecutiveFailures: this.consecutiveFailures,
-      failingFor: this.consecutiveFailures === 0 ? 0 : Math.round(now - this.failingSince),
+      stalled: lateBy > 0,
+      failingFor: Math.round(failingFor),
     };
+  }
+
+  /** Shutdown has begun (jobs drain first): readiness should fail from now on. */
+  get isShuttingDown(): boolean {
+    return this.shuttingDown || this.stopping;
+  }
+
+  /** Called when shutdown begins, before jobs drain; heartbeats go on until `shutdown()`. */
+  beginShutdown(): void {
+    this.shuttingDown = true;
   }
 
   get isStopping(): boolean {

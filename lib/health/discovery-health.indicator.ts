@@ -35,7 +35,7 @@ export class DiscoveryHealthIndicator {
       nodes: this.pool.getNodes().length,
       lastHeartbeatAge: lease.lastHeartbeatAge ?? null,
     };
-    if (this.discovery.isStopping) return indicator.down({ ...details, message: 'shutting down' });
+    if (this.discovery.isShuttingDown) return indicator.down({ ...details, message: 'shutting down' });
     if (this.options.clientMode) return indicator.up({ ...details, clientMode: true });
     if (!lease.valid)
       return indicator.down({ ...details, message: 'lease lost: not registered in Redis' });
@@ -45,8 +45,10 @@ export class DiscoveryHealthIndicator {
         message: `Redis unreachable for ${lease.failingFor} ms`,
       });
     }
-    if (lease.consecutiveFailures > 0) {
-      const message = `${lease.consecutiveFailures} heartbeat(s) failed; lease still valid`;
+    if (lease.consecutiveFailures > 0 || lease.stalled) {
+      const message = lease.stalled
+        ? `heartbeat overdue by ${lease.failingFor} ms (Redis not answering); lease still valid`
+        : `${lease.consecutiveFailures} heartbeat(s) failed; lease still valid`;
       // Terminus 11 has no `degraded` status: report up there, with the message.
       return typeof indicator.degraded === 'function'
         ? indicator.degraded({ ...details, message })

@@ -44,12 +44,16 @@ describe('NodePool', () => {
 
   it('gives each job exactly one owner, the same on every node, once steady', async () => {
     const members = [await start('a'), await start('b'), await start('c')];
-    await waitFor(() => members.every((m) => m.pool.getNodes().length === 3 && m.pool.getState() === 'steady'));
+    await waitFor(() =>
+      members.every((m) => m.pool.getNodes().length === 3 && m.pool.getState() === 'steady'),
+    );
     const jobs = Array.from({ length: 30 }, (_, i) => `job-${i}`);
     for (const job of jobs) {
       const owners = members.filter((m) => m.pool.checkJobAvailable(job));
       expect(owners).toHaveLength(1);
-      expect(members.map((m) => m.pool.getHost(job))).toEqual(Array(3).fill(owners[0].pool.getNodeId()));
+      expect(members.map((m) => m.pool.getHost(job))).toEqual(
+        Array(3).fill(owners[0].pool.getNodeId()),
+      );
     }
     const perNode = members.map((m) => jobs.filter((job) => m.pool.checkJobAvailable(job)).length);
     expect(perNode.every((count) => count > 0)).toBe(true);
@@ -83,7 +87,9 @@ describe('NodePool', () => {
     ];
     const jobs = Array.from({ length: 40 }, (_, i) => `job-${i}`);
     for (const member of members) member.pool.setJobNames(jobs);
-    await waitFor(() => members.every((m) => m.pool.getNodes().length === 3 && m.pool.getState() === 'steady'));
+    await waitFor(() =>
+      members.every((m) => m.pool.getNodes().length === 3 && m.pool.getState() === 'steady'),
+    );
     const perNode = members.map((m) => jobs.filter((job) => m.pool.checkJobAvailable(job)).length);
     expect(perNode.reduce((a, b) => a + b)).toBe(40);
     expect(Math.max(...perNode)).toBeLessThanOrEqual(Math.ceil((1.25 * 40) / 3));

@@ -429,11 +429,17 @@ describe('validateOptions: rules', () => {
 });
 
 describe('validateOptions: signingKey', () => {
-  it.each<[unknown]>([['short'], [42], ['x'.repeat(1025)]])('rejects signingKey %p', (signingKey) => {
-    expect(() => validateOptions({ signingKey })).toThrow(
-      new InvalidOptionError('signingKey', 'signingKey must be a string of 16 to 1024 characters'),
-    );
-  });
+  it.each<[unknown]>([['short'], [42], ['x'.repeat(1025)]])(
+    'rejects signingKey %p',
+    (signingKey) => {
+      expect(() => validateOptions({ signingKey })).toThrow(
+        new InvalidOptionError(
+          'signingKey',
+          'signingKey must be a string of 16 to 1024 characters',
+        ),
+      );
+    },
+  );
 
   it('accepts a signingKey of 16 characters or more', () => {
     expect(validateOptions({ signingKey: 'k'.repeat(16) }).signingKey).toBe('k'.repeat(16));

@@ -1,0 +1,40 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
+import { TerminusModule } from '@nestjs/terminus';
+import { DiscoveryModule } from 'nestjs-redis-discovery';
+import { SAMPLE_CONFIG, type SampleConfig } from './config.js';
+import { RunLog } from './run-log.js';
+import { InvalidArgumentFilter, SampleController } from './sample.controller.js';
+import { SampleJobs } from './sample.jobs.js';
+
+@Module({})
+export class AppModule {
+  static register(config: SampleConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        DiscoveryModule.forRoot({
+          redis: config.redisUrl, // undefined: in-memory registry, this process only
+          nodeId: config.nodeId,
+          serviceName: config.serviceName,
+          services: [{ name: config.serviceName, version: config.serviceVersion }],
+          ...(config.keyPrefix ? { keyPrefix: config.keyPrefix } : {}),
+          ...(config.heartbeatInterval ? { heartbeatInterval: config.heartbeatInterval } : {}),
+          ...(config.heartbeatTTL ? { heartbeatTTL: config.heartbeatTTL } : {}),
+        }),
+        ScheduleModule.forRoot(),
+        // After DiscoveryModule: Nest runs shutdown hooks in reverse, so Terminus marks the app
+        // shutting down (GET /health: 503) before the running jobs drain.
+        TerminusModule.forRoot({ logger: false }),
+      ],
+      controllers: [SampleController],
+      providers: [
+        { provide: SAMPLE_CONFIG, useValue: config },
+        { provide: APP_FILTER, useClass: InvalidArgumentFilter },
+        RunLog,
+        SampleJobs,
+      ],
+    };
+  }
+}
