@@ -102,7 +102,15 @@ function toNode(value: unknown, signer: RecordSigner | undefined): NodeInfo | Re
     metadata: { ...(metadata as Record<string, string>) },
   };
   if (signer && !signer.verify(canonicalRecord(node), value.sig)) return 'unverified';
-  return node;
+  return freezeNode(node);
+}
+
+/** Nodes are handed to callers without copies, so they are read-only. */
+export function freezeNode(node: NodeInfo): NodeInfo {
+  for (const service of node.services) Object.freeze(service);
+  Object.freeze(node.services);
+  Object.freeze(node.metadata);
+  return Object.freeze(node);
 }
 
 function parse(raw: string): unknown {

@@ -1,4 +1,5 @@
 import type { NodeInfo } from './node-info.interface.js';
+import { freezeNode } from './node-record.codec.js';
 
 interface Entry {
   node: NodeInfo;
@@ -23,8 +24,8 @@ export class RegistryView {
   /** Grows on every change of membership or content: a cheap "has anything changed" check. */
   generation = 0;
   private readonly entries = new Map<string, Entry>();
-  private readonly byService = new Map<string, Set<string>>();
-  private readonly byPool = new Map<string, Set<string>>();
+  private readonly byService = new Map<string, Group>();
+  private readonly byPool = new Map<string, Group>();
 
   get size(): number {
     return this.entries.size;
@@ -55,6 +56,8 @@ export class RegistryView {
       if (current.raw === raw) return undefined;
       this.unindex(current.node);
     }
+    // Lookups hand out these objects without copying: frozen, no caller can change the view.
+    freezeNode(node);
     this.entries.set(node.nodeId, { node, raw, version });
     this.index(node);
     this.generation += 1;
@@ -93,16 +96,15 @@ export class RegistryView {
     return changes;
   }
 
-  private lookup(ids: Set<string> | undefined): NodeInfo[] {
-    if (!ids) return [];
-    const nodes: NodeInfo[] = [];
-    for (const id of ids) nodes.push(this.entries.get(id)!.node);
-    return nodes;
+  private lookup(group: Group | undefined): NodeInfo[] {
+    if (!group) return [];
+    group.list ??= [...group.nodes.values()];
+    return group.list.slice();
   }
 
   private index(node: NodeInfo): void {
-    for (const service of node.services) addTo(this.byService, service.name, node.nodeId);
-    addTo(this.byPool, node.serviceName, node.nodeId);
+    for (const service of node.services) addTo(this.byService, service.name, node);
+    addTo(this.byPool, node.serviceName, node);
   }
 
   private unindex(node: NodeInfo): void {
@@ -111,15 +113,23 @@ export class RegistryView {
   }
 }
 
-function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
-  let ids = index.get(key);
-  if (!ids) index.set(key, (ids = new Set()));
-  ids.add(id);
+/** The nodes of one service or pool, with the array lookups return, built on first use. */
+interface Group {
+  nodes: Map<string, NodeInfo>;
+  list: NodeInfo[] | undefined;
 }
 
-function removeFrom(index: Map<string, Set<string>>, key: string, id: string): void {
-  const ids = index.get(key);
-  if (!ids) return;
-  ids.delete(id);
-  if (ids.size === 0) index.delete(key);
+function addTo(index: Map<string, Group>, key: string, node: NodeInfo): void {
+  let group = index.get(key);
+  if (!group) index.set(key, (group = { nodes: new Map(), list: undefined }));
+  group.nodes.set(node.nodeId, node);
+  group.list = undefined;
+}
+
+function removeFrom(index: Map<string, Group>, key: string, id: string): void {
+  const group = index.get(key);
+  if (!group) return;
+  group.nodes.delete(id);
+  group.list = undefined;
+  if (group.nodes.size === 0) index.delete(key);
 }

@@ -33,7 +33,7 @@ import {
   type WireEvent,
 } from './node-record.codec.js';
 import { RegistryView, type ViewChange } from './registry-view.js';
-import { versionMatches } from './version-match.js';
+import { versionMatcher } from './version-match.js';
 
 /** Lookups answer from the in-process view; `fresh` reads Redis instead (one round trip). */
 export interface LookupOptions {
@@ -53,6 +53,9 @@ export interface LeaseStatus {
   /** ms since heartbeats stopped succeeding on time; 0 while they do. */
   failingFor: number;
 }
+
+/** Parsed records kept for fresh lookups and resyncs; emptied when full. */
+const DECODED_CACHE_SIZE = 10_000;
 
 /** How long an event-less version mismatch may last before it counts as a missed event. */
 const MISSED_EVENT_GRACE_MS = 150;
@@ -82,6 +85,8 @@ export class ServiceDiscovery {
   /** Identifies this process as the owner of `nodeId`, so a second process with the same id is refused. */
   private readonly instance = randomUUID();
   private readonly view = new RegistryView();
+  /** Raw record -> parsed node (read-only), for records read back from Redis. */
+  private readonly decoded = new Map<string, NodeInfo>();
   private readonly clock = new ServerClock();
   private readonly handlers = new Set<DiscoveryEventHandler>();
   private readonly leaseLostListeners = new Set<() => void>();
@@ -109,6 +114,7 @@ export class ServiceDiscovery {
   private unsubscribe: (() => Promise<void>) | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private leaseTimer: NodeJS.Timeout | undefined;
+  private reapTimer: NodeJS.Timeout | undefined;
   private missedCheck: NodeJS.Timeout | undefined;
 
   constructor(
@@ -193,8 +199,10 @@ export class ServiceDiscovery {
       await this.startView();
       candidates = this.view.offering(serviceName);
     }
+    if (version === undefined) return candidates;
+    const matches = versionMatcher(version);
     return candidates.filter((node) =>
-      node.services.some((s) => s.name === serviceName && versionMatches(s.version, version)),
+      node.services.some((s) => s.name === serviceName && matches(s.version)),
     );
   }
 
@@ -373,6 +381,7 @@ export class ServiceDiscovery {
     if (this.stopping) return;
     this.armLeaseTimer();
     this.noteVersion(result);
+    this.planReap(result.nextDeadline);
   }
 
   private update(apply: () => void): Promise<void> {
@@ -458,7 +467,7 @@ export class ServiceDiscovery {
         );
       }
       await this.resync(false);
-      this.scheduleReap(0);
+      this.planReap(null, 0);
     })();
     return this.viewStart;
   }
@@ -586,29 +595,38 @@ export class ServiceDiscovery {
   // --- expiry ---------------------------------------------------------------------------------
 
   /**
-   * Every node (and client) reaps: it wakes at the earliest deadline in the registry and removes
-   * whatever has expired. The script is atomic, so exactly one peer announces each expiry.
+   * Expiry. Every heartbeat reaps expired peers and tells the earliest deadline left; a node
+   * sets a timer only for a deadline due before its next heartbeat, so in a healthy cluster no
+   * extra call is made. A client (no heartbeats) sweeps at least every interval. The scripts are
+   * atomic: however many peers reap at once, each expiry is removed and announced exactly once.
    */
-  private scheduleReap(delay: number): void {
+  private planReap(nextDeadline: number | null, delay?: number): void {
     if (this.stopping) return;
-    this.timer(delay, async () => {
-      let next = this.options.heartbeatInterval;
-      try {
-        const sentAt = ServerClock.local();
-        const result = await this.store.reap();
-        this.clock.observe(result.serverTime, sentAt, ServerClock.local());
-        if (result.nextDeadline !== null) {
-          const untilDeadline = this.clock.toLocal(result.nextDeadline) - ServerClock.local();
-          // A few ms late on purpose, with jitter, so peers do not all fire the same instant.
-          next = Math.min(next, Math.max(1, untilDeadline + 2 + Math.random() * 8));
-        }
-        this.noteVersion(result);
-      } catch (error) {
-        this.logger.warn(`Expiry sweep failed: ${message(error)}`);
-        next = Math.min(next, this.options.retry.initialDelay);
-      }
-      this.scheduleReap(next);
-    });
+    if (this.reapTimer) this.clearTimer(this.reapTimer);
+    this.reapTimer = undefined;
+    const beating = this.registered && !this.options.clientMode;
+    let due = delay ?? (beating ? Infinity : this.options.heartbeatInterval);
+    if (nextDeadline !== null) {
+      // A few ms late on purpose, with jitter, so peers do not all fire at the same instant.
+      const untilDeadline = this.clock.toLocal(nextDeadline) - ServerClock.local();
+      due = Math.min(due, Math.max(1, untilDeadline + 2 + Math.random() * 8));
+    }
+    if (beating && due > this.options.heartbeatInterval) return; // the next heartbeat reaps
+    this.reapTimer = this.timer(due, () => this.reap());
+  }
+
+  private async reap(): Promise<void> {
+    this.reapTimer = undefined;
+    try {
+      const sentAt = ServerClock.local();
+      const result = await this.store.reap();
+      this.clock.observe(result.serverTime, sentAt, ServerClock.local());
+      this.noteVersion(result);
+      this.planReap(result.nextDeadline);
+    } catch (error) {
+      this.logger.warn(`Expiry sweep failed: ${message(error)}`);
+      this.planReap(null, this.options.retry.initialDelay);
+    }
   }
 
   // --- helpers --------------------------------------------------------------------------------
@@ -634,8 +652,15 @@ export class ServiceDiscovery {
 
   private decodeAll(records: string[]): NodeInfo[] {
     return records.flatMap((raw) => {
-      const node = decodeRecord(raw, this.signer);
-      return typeof node === 'string' ? (this.reject(node, 'node record in Redis'), []) : [node];
+      // Records rarely change: parsing and validating each once keeps fresh lookups cheap.
+      let node = this.decoded.get(raw);
+      if (!node) {
+        const decoded = decodeRecord(raw, this.signer);
+        if (typeof decoded === 'string') return (this.reject(decoded, 'node record in Redis'), []);
+        if (this.decoded.size >= DECODED_CACHE_SIZE) this.decoded.clear();
+        this.decoded.set(raw, (node = decoded));
+      }
+      return [node];
     });
   }
 

@@ -35,7 +35,8 @@ export class DiscoveryHealthIndicator {
       nodes: this.pool.getNodes().length,
       lastHeartbeatAge: lease.lastHeartbeatAge ?? null,
     };
-    if (this.discovery.isShuttingDown) return indicator.down({ ...details, message: 'shutting down' });
+    if (this.discovery.isShuttingDown)
+      return indicator.down({ ...details, message: 'shutting down' });
     if (this.options.clientMode) return indicator.up({ ...details, clientMode: true });
     if (!lease.valid)
       return indicator.down({ ...details, message: 'lease lost: not registered in Redis' });

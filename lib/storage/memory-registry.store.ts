@@ -87,20 +87,15 @@ export class MemoryRegistryStore implements RegistryStore {
       throw new DuplicateNodeIdError(nodeId);
     }
     const deadline = now + ttl;
+    let outcome: BeatResult['outcome'] = 'unchanged';
     if (current && current.record === record && current.instance === instance) {
       current.deadline = deadline;
-      return {
-        outcome: 'unchanged',
-        epoch: registry.epoch,
-        version: registry.version,
-        serverTime: now,
-        deadline,
-      };
+    } else {
+      outcome = current && current.instance === instance ? 'updated' : 'registered';
+      registry.entries.set(nodeId, { record, services, instance, deadline });
+      this.announce(outcome === 'registered' ? 'NODE_REGISTERED' : 'NODE_UPDATED', record);
     }
-    const outcome = current && current.instance === instance ? 'updated' : 'registered';
-    registry.entries.set(nodeId, { record, services, instance, deadline });
-    this.announce(outcome === 'registered' ? 'NODE_REGISTERED' : 'NODE_UPDATED', record);
-    return { outcome, epoch: registry.epoch, version: registry.version, serverTime: now, deadline };
+    return { ...(await this.reap()), outcome, deadline };
   }
 
   async deregister(nodeId: string, instance: string): Promise<boolean> {

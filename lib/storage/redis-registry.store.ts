@@ -78,9 +78,10 @@ export class RedisRegistryStore implements RegistryStore {
       ttl,
       randomUUID(),
       this.channel,
+      REAP_BATCH,
       ...services,
     ]);
-    const [outcome, epoch, registryVersion, serverTime, deadline] = reply;
+    const [outcome, epoch, registryVersion, serverTime, deadline, nextDeadline, ...removed] = reply;
     if (outcome === 'duplicate') throw new DuplicateNodeIdError(nodeId);
     return {
       outcome: outcome as BeatResult['outcome'],
@@ -88,6 +89,8 @@ export class RedisRegistryStore implements RegistryStore {
       version: Number(registryVersion),
       serverTime: Number(serverTime),
       deadline: Number(deadline),
+      nextDeadline: nextDeadline === null ? null : Number(nextDeadline),
+      removed: removed.map(String),
     };
   }
 
@@ -102,11 +105,7 @@ export class RedisRegistryStore implements RegistryStore {
   }
 
   async reap(): Promise<ReapResult> {
-    const reply = await this.run(reap, this.registryKeys, [
-      randomUUID(),
-      this.channel,
-      REAP_BATCH,
-    ]);
+    const reply = await this.run(reap, this.registryKeys, [randomUUID(), this.channel, REAP_BATCH]);
     const [epoch, registryVersion, serverTime, nextDeadline, ...removed] = reply;
     return {
       epoch: String(epoch),

@@ -46,13 +46,37 @@ local function announce(channel, kind, epoch, version, reason, record)
   redis.call('PUBLISH', channel, '{"type":"' .. kind .. '","epoch":' .. cjson.encode(epoch) ..
     ',"version":' .. version .. ',"timestamp":' .. now .. extra .. ',"node":' .. record .. '}')
 end
+-- Removes (at most \`limit\`) nodes whose deadline has passed, announcing each once. Returns the
+-- epoch, the removed records and the earliest deadline left (or false).
+local function reapExpired(channel, limit, epochCandidate)
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
+  local epoch = readEpoch()
+  if #expired > 0 then epoch = ensureEpoch(epochCandidate) end
+  local removed = {}
+  for _, id in ipairs(expired) do
+    local record = redis.call('HGET', KEYS[1], id)
+    dropServices(id, record)
+    redis.call('HDEL', KEYS[1], id)
+    redis.call('HDEL', KEYS[4], id)
+    redis.call('ZREM', KEYS[2], id)
+    if record then
+      local version = redis.call('HINCRBY', KEYS[3], 'version', 1)
+      announce(channel, 'NODE_DEREGISTERED', epoch, version, 'expired', record)
+      removed[#removed + 1] = record
+    end
+  end
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  return epoch, removed, first[2] or false
+end
 `;
 
 /**
+ * A heartbeat: renews this node's deadline, writes its record if it changed or was lost, and
+ * reaps expired peers on the way, so a healthy cluster needs no separate expiry sweeps.
  * ARGV: 1 nodeId, 2 instance, 3 record, 4 ttl, 5 epoch candidate, 6 channel ('' = none),
- * 7.. service names.
- * Returns {outcome, epoch, version, now, deadline}; outcome 'duplicate' when another live process
- * owns the id.
+ * 7 reap limit, 8.. service names.
+ * Returns {outcome, epoch, version, now, deadline, next deadline|false, removed records...};
+ * outcome 'duplicate' when another live process owns the id.
  */
 export const BEAT_SCRIPT = `${PRELUDE}
 local id, instance, record = ARGV[1], ARGV[2], ARGV[3]
@@ -60,25 +84,28 @@ local epoch = ensureEpoch(ARGV[5])
 local owner = redis.call('HGET', KEYS[4], id)
 local deadline = tonumber(redis.call('ZSCORE', KEYS[2], id) or '0')
 if owner and owner ~= instance and deadline > now then
-  return {'duplicate', epoch, currentVersion(), now, deadline}
+  return {'duplicate', epoch, currentVersion(), now, deadline, false}
 end
 local newDeadline = now + tonumber(ARGV[4])
 redis.call('ZADD', KEYS[2], newDeadline, id)
 local old = redis.call('HGET', KEYS[1], id)
-if old == record and owner == instance then
-  return {'unchanged', epoch, currentVersion(), now, newDeadline}
+local outcome = 'unchanged'
+if old ~= record or owner ~= instance then
+  outcome = 'updated'
+  if not old or owner ~= instance then outcome = 'registered' end
+  dropServices(id, old)
+  for i = 8, #ARGV do redis.call('SADD', SVC .. ARGV[i], id) end
+  redis.call('HSET', KEYS[1], id, record)
+  redis.call('HSET', KEYS[4], id, instance)
+  local version = redis.call('HINCRBY', KEYS[3], 'version', 1)
+  local kind = 'NODE_UPDATED'
+  if outcome == 'registered' then kind = 'NODE_REGISTERED' end
+  announce(ARGV[6], kind, epoch, version, nil, record)
 end
-local outcome = 'updated'
-if not old or owner ~= instance then outcome = 'registered' end
-dropServices(id, old)
-for i = 7, #ARGV do redis.call('SADD', SVC .. ARGV[i], id) end
-redis.call('HSET', KEYS[1], id, record)
-redis.call('HSET', KEYS[4], id, instance)
-local version = redis.call('HINCRBY', KEYS[3], 'version', 1)
-local kind = 'NODE_UPDATED'
-if outcome == 'registered' then kind = 'NODE_REGISTERED' end
-announce(ARGV[6], kind, epoch, version, nil, record)
-return {outcome, epoch, version, now, newDeadline}
+local _, removed, nextDeadline = reapExpired(ARGV[6], tonumber(ARGV[7]), ARGV[5])
+local result = {outcome, epoch, currentVersion(), now, newDeadline, nextDeadline}
+for _, gone in ipairs(removed) do result[#result + 1] = gone end
+return result
 `;
 
 /** ARGV: 1 nodeId, 2 instance, 3 epoch candidate, 4 channel. Returns 1 if removed. */
@@ -103,24 +130,8 @@ return 1
  * Returns {epoch, version, now, nextDeadline|false, removed records...}.
  */
 export const REAP_SCRIPT = `${PRELUDE}
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
-local epoch = readEpoch()
-if #expired > 0 then epoch = ensureEpoch(ARGV[1]) end
-local removed = {}
-for _, id in ipairs(expired) do
-  local record = redis.call('HGET', KEYS[1], id)
-  dropServices(id, record)
-  redis.call('HDEL', KEYS[1], id)
-  redis.call('HDEL', KEYS[4], id)
-  redis.call('ZREM', KEYS[2], id)
-  if record then
-    local version = redis.call('HINCRBY', KEYS[3], 'version', 1)
-    announce(ARGV[2], 'NODE_DEREGISTERED', epoch, version, 'expired', record)
-    removed[#removed + 1] = record
-  end
-end
-local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-local result = {epoch, currentVersion(), now, first[2] or false}
+local epoch, removed, nextDeadline = reapExpired(ARGV[2], tonumber(ARGV[3]), ARGV[1])
+local result = {epoch, currentVersion(), now, nextDeadline}
 for _, record in ipairs(removed) do result[#result + 1] = record end
 return result
 `;

@@ -6,7 +6,10 @@
 export interface RegistryStore {
   readonly kind: 'redis' | 'memory';
 
-  /** Registers or renews `nodeId` until server time + `ttl`. Throws `DuplicateNodeIdError`. */
+  /**
+   * Registers or renews `nodeId` until server time + `ttl`, and reaps expired peers on the way.
+   * Throws `DuplicateNodeIdError`.
+   */
   beat(
     nodeId: string,
     instance: string,
@@ -57,16 +60,16 @@ export interface RegistryVersion {
   serverTime: number;
 }
 
-export interface BeatResult extends RegistryVersion {
-  outcome: 'unchanged' | 'registered' | 'updated';
-  /** Server time until which this node is alive. */
-  deadline: number;
-}
-
 export interface ReapResult extends RegistryVersion {
   removed: string[];
   /** The earliest deadline still in the registry, or null when it is empty. */
   nextDeadline: number | null;
+}
+
+export interface BeatResult extends ReapResult {
+  outcome: 'unchanged' | 'registered' | 'updated';
+  /** Server time until which this node is alive. */
+  deadline: number;
 }
 
 export interface RegistrySnapshot extends RegistryVersion {
