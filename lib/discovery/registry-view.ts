@@ -43,6 +43,25 @@ export class RegistryView {
     return this.lookup(this.byService.get(serviceName));
   }
 
+  /** Nodes offering `serviceName` at a version `matches` accepts; each distinct version is tested once. */
+  offeringMatching(
+    serviceName: string,
+    matches: (version: string | undefined) => boolean,
+  ): NodeInfo[] {
+    const group = this.byService.get(serviceName);
+    if (!group) return [];
+    group.versions ??= versionsOf(serviceName, group.nodes);
+    const found: NodeInfo[] = [];
+    let buckets = 0;
+    for (const [version, nodes] of group.versions) {
+      if (!matches(version)) continue;
+      found.push(...nodes);
+      buckets += 1;
+    }
+    // A node offering the service at two matching versions is listed once.
+    return buckets > 1 ? [...new Set(found)] : found;
+  }
+
   pool(serviceName: string): NodeInfo[] {
     return this.lookup(this.byPool.get(serviceName));
   }
@@ -117,6 +136,24 @@ export class RegistryView {
 interface Group {
   nodes: Map<string, NodeInfo>;
   list: NodeInfo[] | undefined;
+  /** For a service: its nodes by the version they offer it at. */
+  versions?: Map<string | undefined, NodeInfo[]>;
+}
+
+function versionsOf(
+  serviceName: string,
+  nodes: Map<string, NodeInfo>,
+): Map<string | undefined, NodeInfo[]> {
+  const versions = new Map<string | undefined, NodeInfo[]>();
+  for (const node of nodes.values()) {
+    for (const service of node.services) {
+      if (service.name !== serviceName) continue;
+      const bucket = versions.get(service.version);
+      if (bucket) bucket.push(node);
+      else versions.set(service.version, [node]);
+    }
+  }
+  return versions;
 }
 
 function addTo(index: Map<string, Group>, key: string, node: NodeInfo): void {
@@ -124,6 +161,7 @@ function addTo(index: Map<string, Group>, key: string, node: NodeInfo): void {
   if (!group) index.set(key, (group = { nodes: new Map(), list: undefined }));
   group.nodes.set(node.nodeId, node);
   group.list = undefined;
+  group.versions = undefined;
 }
 
 function removeFrom(index: Map<string, Group>, key: string, id: string): void {
@@ -131,5 +169,6 @@ function removeFrom(index: Map<string, Group>, key: string, id: string): void {
   if (!group) return;
   group.nodes.delete(id);
   group.list = undefined;
+  group.versions = undefined;
   if (group.nodes.size === 0) index.delete(key);
 }

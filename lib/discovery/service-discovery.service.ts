@@ -192,15 +192,15 @@ export class ServiceDiscovery {
         'version must be a non-empty string of at most 256 characters',
       );
     }
-    let candidates: NodeInfo[];
-    if (options.fresh) {
-      candidates = this.decodeAll((await this.store.fetchService(serviceName)).records);
-    } else {
-      await this.startView();
-      candidates = this.view.offering(serviceName);
-    }
-    if (version === undefined) return candidates;
     const matches = versionMatcher(version);
+    if (!options.fresh) {
+      await this.startView();
+      return version === undefined
+        ? this.view.offering(serviceName)
+        : this.view.offeringMatching(serviceName, matches);
+    }
+    const candidates = this.decodeAll((await this.store.fetchService(serviceName)).records);
+    if (version === undefined) return candidates;
     return candidates.filter((node) =>
       node.services.some((s) => s.name === serviceName && matches(s.version)),
     );

@@ -86,7 +86,7 @@ export class HashRing {
   /**
    * Consistent hashing with bounded loads (Mirrokni, Thorup, Zadimoghaddam):
    * each key goes to the first node clockwise whose load is below
-   * ceil(loadFactor * keys / size). Keys are placed in sorted order so the
+   * max(ceil(keys / size), floor(loadFactor * keys / size)). Keys are placed in sorted order so the
    * result does not depend on input order.
    */
   assignBounded(keys: readonly string[], loadFactor = 1.25): Map<string, string> {
@@ -97,7 +97,11 @@ export class HashRing {
     const assigned = new Map<string, string>();
     if (this.size === 0) return assigned;
     const unique = [...new Set(keys)].sort();
-    const capacity = Math.ceil((loadFactor * unique.length) / this.size);
+    // floor keeps every node within loadFactor x the mean; never below ceil(mean), or keys won't fit.
+    const capacity = Math.max(
+      Math.ceil(unique.length / this.size),
+      Math.floor((loadFactor * unique.length) / this.size),
+    );
     const load = new Uint32Array(this.size);
     const total = this.points.length;
     for (const key of unique) {

@@ -47,12 +47,14 @@ local function announce(channel, kind, epoch, version, reason, record)
     ',"version":' .. version .. ',"timestamp":' .. now .. extra .. ',"node":' .. record .. '}')
 end
 -- Removes (at most \`limit\`) nodes whose deadline has passed, announcing each once. Returns the
--- epoch, the removed records and the earliest deadline left (or false).
+-- epoch, the removed records and the earliest deadline left (or false). Costs one ZRANGE when
+-- nothing has expired, which is nearly always.
 local function reapExpired(channel, limit, epochCandidate)
-  local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
-  local epoch = readEpoch()
-  if #expired > 0 then epoch = ensureEpoch(epochCandidate) end
   local removed = {}
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  if not first[2] or tonumber(first[2]) > now then return readEpoch(), removed, first[2] or false end
+  local epoch = ensureEpoch(epochCandidate)
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
   for _, id in ipairs(expired) do
     local record = redis.call('HGET', KEYS[1], id)
     dropServices(id, record)
@@ -65,7 +67,7 @@ local function reapExpired(channel, limit, epochCandidate)
       removed[#removed + 1] = record
     end
   end
-  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
   return epoch, removed, first[2] or false
 end
 `;
@@ -80,11 +82,13 @@ end
  */
 export const BEAT_SCRIPT = `${PRELUDE}
 local id, instance, record = ARGV[1], ARGV[2], ARGV[3]
-local epoch = ensureEpoch(ARGV[5])
+local meta = redis.call('HMGET', KEYS[3], 'epoch', 'version')
+local epoch, version = meta[1], tonumber(meta[2] or '0')
+if not epoch then epoch = ensureEpoch(ARGV[5]) end
 local owner = redis.call('HGET', KEYS[4], id)
 local deadline = tonumber(redis.call('ZSCORE', KEYS[2], id) or '0')
 if owner and owner ~= instance and deadline > now then
-  return {'duplicate', epoch, currentVersion(), now, deadline, false}
+  return {'duplicate', epoch, version, now, deadline, false}
 end
 local newDeadline = now + tonumber(ARGV[4])
 redis.call('ZADD', KEYS[2], newDeadline, id)
@@ -97,13 +101,14 @@ if old ~= record or owner ~= instance then
   for i = 8, #ARGV do redis.call('SADD', SVC .. ARGV[i], id) end
   redis.call('HSET', KEYS[1], id, record)
   redis.call('HSET', KEYS[4], id, instance)
-  local version = redis.call('HINCRBY', KEYS[3], 'version', 1)
+  version = redis.call('HINCRBY', KEYS[3], 'version', 1)
   local kind = 'NODE_UPDATED'
   if outcome == 'registered' then kind = 'NODE_REGISTERED' end
   announce(ARGV[6], kind, epoch, version, nil, record)
 end
 local _, removed, nextDeadline = reapExpired(ARGV[6], tonumber(ARGV[7]), ARGV[5])
-local result = {outcome, epoch, currentVersion(), now, newDeadline, nextDeadline}
+if #removed > 0 then version = currentVersion() end
+local result = {outcome, epoch, version, now, newDeadline, nextDeadline}
 for _, gone in ipairs(removed) do result[#result + 1] = gone end
 return result
 `;

@@ -173,14 +173,17 @@ export async function runScenario(
   }
 }
 
-/** The faults of the suite. `scale` stretches fault and run durations for the soak. */
-export function scenarios(scale = 1): Scenario[] {
+/**
+ * The faults of the suite. `scale` stretches fault and run durations for the soak; `jobs` is the
+ * number of one-second jobs every node runs.
+ */
+export function scenarios(scale = 1, jobs = 3): Scenario[] {
   const duration = (ms: number) => Math.round(ms * scale);
   return [
     {
       name: 'SIGKILL of a node mid-job',
       nodes: 3,
-      jobs: 3,
+      jobs,
       durationMs: duration(9000),
       async fault({ nodes }) {
         const victim = nodes.find((n) => n.reports.some((r) => r.event === 'run')) ?? nodes[0];
@@ -190,7 +193,7 @@ export function scenarios(scale = 1): Scenario[] {
     {
       name: 'SIGSTOP of a node for 3 x TTL',
       nodes: 3,
-      jobs: 3,
+      jobs,
       durationMs: duration(10000),
       async fault({ nodes, sleep }) {
         nodes[0].signal('SIGSTOP');
@@ -201,7 +204,7 @@ export function scenarios(scale = 1): Scenario[] {
     {
       name: 'Redis killed and restarted empty',
       nodes: 3,
-      jobs: 3,
+      jobs,
       durationMs: duration(10000),
       recoveryMs: 3000,
       dataLoss: true,
@@ -214,7 +217,7 @@ export function scenarios(scale = 1): Scenario[] {
     {
       name: 'Redis paused past the TTL',
       nodes: 3,
-      jobs: 3,
+      jobs,
       durationMs: duration(10000),
       recoveryMs: 3000,
       async fault({ redis, sleep }) {
@@ -226,7 +229,7 @@ export function scenarios(scale = 1): Scenario[] {
     {
       name: 'pub/sub connections killed',
       nodes: 3,
-      jobs: 3,
+      jobs,
       durationMs: duration(8000),
       async fault({ admin }) {
         await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
@@ -235,7 +238,7 @@ export function scenarios(scale = 1): Scenario[] {
     {
       name: 'latency, then a cut connection (one node)',
       nodes: 3,
-      jobs: 3,
+      jobs,
       viaProxy: true,
       durationMs: duration(12000),
       async fault({ proxy, sleep }) {
@@ -250,7 +253,7 @@ export function scenarios(scale = 1): Scenario[] {
     {
       name: 'churn: a node joins or leaves every second',
       nodes: 2,
-      jobs: 3,
+      jobs,
       durationMs: duration(14000),
       async fault({ nodes, startNode, sleep }) {
         const extra: NodeProcess[] = [];
@@ -266,7 +269,7 @@ export function scenarios(scale = 1): Scenario[] {
     {
       name: 'a node with its clock shifted by a quarter period',
       nodes: 3,
-      jobs: 3,
+      jobs,
       clockShiftMs: 250,
       durationMs: duration(8000),
       async fault({ sleep }) {
