@@ -63,7 +63,10 @@ export interface DiscoveryModuleOptions {
   retry?: RetryOptions;
   /** Virtual nodes per node on the hash ring. Default 50 (the seed's). */
   hashReplicas?: number;
-  /** `consistent` (plain ring) or `bounded` (ring with bounded loads, max 1.25x mean). Default `consistent`. */
+  /**
+   * `consistent` (plain ring) or `bounded` (ring with bounded loads: at most 1.25x the mean jobs
+   * per node, or the mean + 1 when there are fewer than 4 jobs per node). Default `consistent`.
+   */
   balance?: BalanceMode;
   /** How long the pool reports `upgrading` after its membership changed, in ms. Default 1000. */
   poolSettleTime?: number;
