@@ -86,7 +86,7 @@ export class HashRing {
   /**
    * Consistent hashing with bounded loads (Mirrokni, Thorup, Zadimoghaddam):
    * each key goes to the first node clockwise whose load is below
-   * max(floor(loadFactor * mean), ceil(mean) + 1) keys. Keys are placed in sorted order so the
+   * max(floor(loadFactor * mean), floor(mean) + 1) keys. Keys are placed in sorted order so the
    * result does not depend on input order.
    */
   assignBounded(keys: readonly string[], loadFactor = 1.25): Map<string, string> {
@@ -99,9 +99,10 @@ export class HashRing {
     const unique = [...new Set(keys)].sort();
     // Within loadFactor x the mean where that leaves a node room for one more key than the
     // mean; with fewer keys per node the bound would allow no slack, and a node leaving would
-    // cascade keys round the whole ring, so one key of slack wins there.
+    // cascade keys round the whole ring, so one key of slack wins there. floor(mean) + 1, not
+    // ceil: the capacity must not jump when a node leaves and the mean crosses an integer.
     const mean = unique.length / this.size;
-    const capacity = Math.max(Math.floor(loadFactor * mean), Math.ceil(mean) + 1);
+    const capacity = Math.max(Math.floor(loadFactor * mean), Math.floor(mean) + 1);
     const load = new Uint32Array(this.size);
     const total = this.points.length;
     for (const key of unique) {
