@@ -342,7 +342,8 @@ export class ServiceDiscovery {
   private async beat(): Promise<void> {
     if (this.stopping) return;
     const node = this.self;
-    const record = encodeRecord(node, this.signer);
+    const canonical = encodeRecord(node);
+    const record = this.signer ? encodeRecord(node, this.signer) : canonical;
     const sentAt = ServerClock.local();
     let result;
     try {
@@ -377,7 +378,7 @@ export class ServiceDiscovery {
     }
     this.registered = true;
     this.leaseDeadline = result.deadline;
-    this.view.upsert(node, encodeRecord(node), result.version);
+    this.view.upsert(node, canonical, result.version);
     if (this.stopping) return;
     this.armLeaseTimer();
     this.noteVersion(result);
