@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { DistributedJob, getJobContext } from 'nestjs-redis-discovery';
+import type { NodeReport } from '../support/node-process.js';
+import { checkTicks } from '../support/tick-checker.js';
 
 /** One run of a distributed job as the job itself saw it. */
 export interface JobRun {
@@ -17,7 +19,6 @@ export interface TicksReport {
   missed: number[];
   /** Every run's token, ordered by tick (then by run time). */
   tokensInTickOrder: number[];
-  byNode: Record<string, number>;
 }
 
 /** Exactly-once check over the runs of one job on several nodes; ticks are multiples of `period`. */
@@ -27,23 +28,14 @@ export function checkTicksOnce(
   from: number,
   to: number,
 ): TicksReport {
-  const all = Object.values(runsByNode).flat();
-  const count = new Map<number, number>();
-  for (const run of all) count.set(run.tick, (count.get(run.tick) ?? 0) + 1);
-  const doubled = [...count].filter(([, n]) => n > 1).map(([tick]) => tick);
-  const missed: number[] = [];
-  let expected = 0;
-  for (let tick = Math.ceil(from / period) * period; tick <= to; tick += period) {
-    expected += 1;
-    if (!count.has(tick)) missed.push(tick);
-  }
-  const tokensInTickOrder = [...all]
-    .sort((x, y) => x.tick - y.tick || x.at - y.at)
-    .map((run) => run.token);
-  const byNode = Object.fromEntries(
-    Object.entries(runsByNode).map(([node, runs]) => [node, runs.length]),
+  const reports: NodeReport[] = Object.entries(runsByNode).flatMap(([node, runs]) =>
+    runs.map((run) => ({ node, event: 'run' as const, job: 'ticker', ...run })),
   );
-  return { expected, doubled, missed, tokensInTickOrder, byNode };
+  const { expected, doubled, missed } = checkTicks(reports, 'ticker', period, from, to);
+  const tokensInTickOrder = reports
+    .sort((x, y) => x.tick! - y.tick! || x.at - y.at)
+    .map((run) => run.token!);
+  return { expected, doubled, missed, tokensInTickOrder };
 }
 
 /** An `@Interval(100)` distributed job that records every run it gets. */
