@@ -16,6 +16,8 @@ export {
   DuplicateNodeIdError,
   InvalidArgumentError,
   InvalidOptionError,
+  LeaseLostError,
+  RunCancelledError,
 } from './common/errors.js';
 export { ServiceDiscovery } from './discovery/service-discovery.service.js';
 export type { LeaseStatus, LookupOptions } from './discovery/service-discovery.service.js';
@@ -34,8 +36,12 @@ export { DistributedJob } from './jobs/distributed-job.decorator.js';
 export { DistributedJobs } from './jobs/distributed-jobs.service.js';
 export { getJobContext } from './jobs/job-context.js';
 export type {
+  CatchupMode,
   DistributedJobOptions,
   JobContext,
+  JobRunRecord,
+  JobSkips,
   JobStatus,
+  OverlapPolicy,
 } from './jobs/distributed-job.interface.js';
 export { DiscoveryHealthIndicator } from './health/discovery-health.indicator.js';

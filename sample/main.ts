@@ -23,7 +23,9 @@ const logger = new ConsoleLogger({
 });
 const app = await NestFactory.create(AppModule.register(config), { logger });
 // SIGTERM/SIGINT: stop taking ticks, drain running jobs, deregister, then exit.
-app.enableShutdownHooks();
+// useProcessExit: exit 0 once shut down (by default Nest re-raises the signal, so the process
+// ends "killed by SIGTERM" even after a clean shutdown).
+app.enableShutdownHooks([], { useProcessExit: true });
 await app.listen(config.port);
 
 const address = app.getHttpServer().address();

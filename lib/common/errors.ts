@@ -31,3 +31,9 @@ export class DuplicateNodeIdError extends DiscoveryError {
 
 /** Two `@DistributedJob()` methods resolved to the same job name. */
 export class DuplicateJobNameError extends DiscoveryError {}
+
+/** This node's lease ran out (a stall, or Redis unreachable past `heartbeatTTL`): its runs must stop. */
+export class LeaseLostError extends DiscoveryError {}
+
+/** A run was cancelled: a newer tick started (`overlap: 'cancelOther'`) or its run marker was lost. */
+export class RunCancelledError extends DiscoveryError {}

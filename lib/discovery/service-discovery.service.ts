@@ -32,6 +32,7 @@ import {
   type Rejection,
   type WireEvent,
 } from './node-record.codec.js';
+import { NodeLease } from './node-lease.js';
 import { RegistryView, type ViewChange } from './registry-view.js';
 import { versionMatcher } from './version-match.js';
 
@@ -89,7 +90,8 @@ export class ServiceDiscovery {
   private readonly decoded = new Map<string, NodeInfo>();
   private readonly clock = new ServerClock();
   private readonly handlers = new Set<DiscoveryEventHandler>();
-  private readonly leaseLostListeners = new Set<() => void>();
+  /** This node's lease, judged by its own heartbeats only. */
+  readonly lease = new NodeLease();
   private currentAddress: string;
   private currentServices: ServiceDescriptor[];
   private currentMetadata: Record<string, string>;
@@ -102,7 +104,6 @@ export class ServiceDiscovery {
   /** Every write to Redis goes through this chain: heartbeats never overlap, updates serialize. */
   private writes: Promise<unknown> = Promise.resolve();
   private registered = false;
-  private leaseDeadline = -Infinity;
   private lastBeatAt: number | undefined;
   private consecutiveFailures = 0;
   private failingSince = 0;
@@ -113,7 +114,6 @@ export class ServiceDiscovery {
   private confirmations: Promise<void> = Promise.resolve();
   private unsubscribe: (() => Promise<void>) | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
-  private leaseTimer: NodeJS.Timeout | undefined;
   private reapTimer: NodeJS.Timeout | undefined;
   private missedCheck: NodeJS.Timeout | undefined;
 
@@ -243,9 +243,8 @@ export class ServiceDiscovery {
   }
 
   /** Runs `listener` when this node loses its lease (expired, or re-registered after data loss). */
-  onLeaseLost(listener: () => void): () => void {
-    this.leaseLostListeners.add(listener);
-    return () => this.leaseLostListeners.delete(listener);
+  onLeaseLost(listener: (reason: string) => void): () => void {
+    return this.lease.onLost(listener);
   }
 
   /** Estimated Redis server time (ms): what ticks and deadlines are measured in. */
@@ -279,7 +278,7 @@ export class ServiceDiscovery {
     );
     return {
       registered: this.registered,
-      valid: this.registered && this.clock.now() < this.leaseDeadline,
+      valid: this.registered && this.lease.isValid(),
       lastHeartbeatAge: age === undefined ? undefined : Math.round(age),
       consecutiveFailures: this.consecutiveFailures,
       stalled: lateBy > 0,
@@ -371,16 +370,14 @@ export class ServiceDiscovery {
     this.lastBeatAt = receivedAt;
     if (result.outcome === 'registered' && this.registered) {
       this.stats.reRegistrations += 1;
-      this.logger.warn(
-        `Node ${this.nodeId} had lost its registration (expired or Redis lost data); registered again`,
+      this.lease.lose(
+        `node ${this.nodeId} had lost its registration (expired or Redis lost data); registered again`,
       );
-      this.leaseLost();
     }
     this.registered = true;
-    this.leaseDeadline = result.deadline;
+    this.lease.renewed(sentAt, this.options.heartbeatTTL);
     this.view.upsert(node, canonical, result.version);
     if (this.stopping) return;
-    this.armLeaseTimer();
     this.noteVersion(result);
     this.planReap(result.nextDeadline);
   }
@@ -396,33 +393,13 @@ export class ServiceDiscovery {
     });
   }
 
-  private armLeaseTimer(): void {
-    if (this.leaseTimer) this.clearTimer(this.leaseTimer);
-    const delay = Math.max(0, this.clock.toLocal(this.leaseDeadline) - ServerClock.local());
-    this.leaseTimer = this.timer(delay + 1, () => {
-      if (this.clock.now() >= this.leaseDeadline && !this.stopping) {
-        this.logger.warn(
-          `Lease of node ${this.nodeId} ran out: no heartbeat reached Redis in time`,
-        );
-        this.leaseLost();
-      }
-    });
-  }
-
-  private leaseLost(): void {
-    for (const listener of this.leaseLostListeners) {
-      try {
-        listener();
-      } catch (error) {
-        this.logger.error(`Lease-lost listener failed: ${message(error)}`);
-      }
-    }
-  }
-
   private async stop(): Promise<void> {
     this.stopping = true;
+    this.lease.end();
     for (const timer of [...this.timers]) this.clearTimer(timer);
-    if (this.registered || this.heartbeatStart) {
+    // Only a node that ever registered has something to remove: a start that never reached Redis
+    // must not spend the TTL trying (an unanswered first beat expires by its TTL).
+    if (this.registered) {
       // Sent after any in-flight heartbeat on the same connection, so Redis applies it last:
       // once it resolves no key of the node is left, even if that heartbeat was stalled.
       const deregistered = this.serialize(() => this.deregisterWithRetry());
@@ -529,8 +506,8 @@ export class ServiceDiscovery {
     this.view.version = event.version;
     const { node } = event;
     if (event.type === 'NODE_DEREGISTERED') {
+      // Even about this node: its lease is judged by its own heartbeats, never by an event.
       this.view.remove(node.nodeId, event.version);
-      if (node.nodeId === this.nodeId && this.registered && !this.stopping) this.leaseLost();
     } else {
       this.view.upsert(node, encodeRecord(node), event.version);
     }

@@ -3,11 +3,33 @@ import { nameRule } from '../common/field-rules.js';
 import { DISTRIBUTED_JOB_METADATA } from '../discovery.constants.js';
 import type { DistributedJobOptions } from './distributed-job.interface.js';
 import { invokerFor } from './job-binding.js';
+import type { JobOptions } from './job-definition.js';
+
+const OVERLAP = ['allow', 'skip', 'bufferOne', 'cancelOther'];
+const MAX_MS = 24 * 60 * 60 * 1000;
+
+/** What is wrong with the decorator's options, or undefined. */
+function jobOptionsProblem(options: DistributedJobOptions): string | undefined {
+  const ms = (value: unknown, min: number) =>
+    value === undefined ||
+    (Number.isInteger(value) && (value as number) >= min && (value as number) <= MAX_MS);
+  if (!ms(options.period, 1)) return 'period must be a positive integer of ms';
+  if (!ms(options.startingDeadline, 1))
+    return `startingDeadline must be a whole number of ms from 1 to ${MAX_MS}`;
+  if (!ms(options.catchupWindow, 0))
+    return `catchupWindow must be a whole number of ms from 0 to ${MAX_MS}`;
+  if (options.overlap !== undefined && !OVERLAP.includes(options.overlap))
+    return `overlap must be one of ${OVERLAP.map((p) => `'${p}'`).join(', ')}`;
+  if (options.catchup !== undefined && options.catchup !== 'one' && options.catchup !== 'all')
+    return "catchup must be 'one' or 'all'";
+  return undefined;
+}
 
 /** What the decorator records on the method for the explorer. */
 export interface DistributedJobMetadata {
   name: string;
   period: number | undefined;
+  options: JobOptions;
   /** The undecorated method: the schedule metadata is read from it as well as from the wrapper. */
   original: (...args: unknown[]) => unknown;
 }
@@ -31,11 +53,8 @@ export function DistributedJob(nameOrOptions?: string | DistributedJobOptions): 
     }
     const problem = nameRule(name);
     if (problem) throw new InvalidArgumentError(`@DistributedJob() name ${problem}`);
-    if (options.period !== undefined && (!Number.isInteger(options.period) || options.period < 1)) {
-      throw new InvalidArgumentError(
-        `@DistributedJob() ${name}: period must be a positive integer of ms`,
-      );
-    }
+    const invalid = jobOptionsProblem(options);
+    if (invalid) throw new InvalidArgumentError(`@DistributedJob() ${name}: ${invalid}`);
 
     const wrapped = function (this: object, ...args: unknown[]): Promise<unknown> {
       const invoker = invokerFor(this);
@@ -53,7 +72,13 @@ export function DistributedJob(nameOrOptions?: string | DistributedJobOptions): 
     for (const key of Reflect.getMetadataKeys(original)) {
       Reflect.defineMetadata(key, Reflect.getMetadata(key, original), wrapped);
     }
-    const metadata: DistributedJobMetadata = { name, period: options.period, original };
+    const { startingDeadline, overlap, catchupWindow, catchup } = options;
+    const metadata: DistributedJobMetadata = {
+      name,
+      period: options.period,
+      options: { startingDeadline, overlap, catchupWindow, catchup },
+      original,
+    };
     Reflect.defineMetadata(DISTRIBUTED_JOB_METADATA, metadata, wrapped);
     descriptor.value = wrapped;
     return descriptor;

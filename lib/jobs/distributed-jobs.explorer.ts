@@ -1,16 +1,18 @@
-import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { DiscoveryService as NestDiscoveryService, MetadataScanner } from '@nestjs/core';
 import { DISTRIBUTED_JOB_METADATA } from '../discovery.constants.js';
 import type { DistributedJobMetadata } from './distributed-job.decorator.js';
 import { DistributedJobs } from './distributed-jobs.service.js';
-import { bindJobs, unbindJobs } from './job-binding.js';
+import { bindJobs } from './job-binding.js';
 import { resolveSchedule } from './tick-schedule.js';
 
-/** Finds every `@DistributedJob()` method of the app's providers and controllers and binds it to the runner. */
+/**
+ * Finds every `@DistributedJob()` method of the app's providers and controllers and binds it to the
+ * runner. The binding stays for the instance's life: a tick that fires while the app shuts down
+ * reaches the runner, which skips it, rather than failing as unbound.
+ */
 @Injectable()
-export class DistributedJobsExplorer implements OnModuleDestroy {
-  private readonly bound = new Set<object>();
-
+export class DistributedJobsExplorer {
   constructor(
     private readonly nestDiscovery: NestDiscoveryService,
     private readonly scanner: MetadataScanner,
@@ -30,18 +32,14 @@ export class DistributedJobsExplorer implements OnModuleDestroy {
         const metadata = Reflect.getMetadata(DISTRIBUTED_JOB_METADATA, method) as
           DistributedJobMetadata | undefined;
         if (!metadata) continue;
-        this.jobs.register(metadata.name, await resolveSchedule(method, metadata.period));
+        this.jobs.register(
+          metadata.name,
+          await resolveSchedule(method, metadata.period),
+          metadata.options,
+        );
         found = true;
       }
-      if (found) {
-        bindJobs(instance, this.jobs);
-        this.bound.add(instance);
-      }
+      if (found) bindJobs(instance, this.jobs);
     }
-  }
-
-  onModuleDestroy(): void {
-    for (const instance of this.bound) unbindJobs(instance, this.jobs);
-    this.bound.clear();
   }
 }

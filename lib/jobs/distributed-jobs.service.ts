@@ -1,46 +1,66 @@
+// Runs `@DistributedJob()` ticks, one run per tick across the pool: when each node claims, what a
+// claim's answer means for this node, and the runs it starts, renews, cancels and drains.
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
-import { DiscoveryError, DuplicateJobNameError } from '../common/errors.js';
+import {
+  DiscoveryError,
+  DuplicateJobNameError,
+  LeaseLostError,
+  RunCancelledError,
+} from '../common/errors.js';
 import { DISCOVERY_OPTIONS, REGISTRY_STORE } from '../discovery.constants.js';
 import { ServiceDiscovery } from '../discovery/service-discovery.service.js';
 import { NodePool } from '../node-pool/node-pool.service.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
-import { jobKey } from '../storage/registry-keys.js';
 import type { ClaimResult, RegistryStore } from '../storage/registry-store.interface.js';
-import type { JobContext, JobStatus } from './distributed-job.interface.js';
+import type { JobRunRecord, JobSkips, JobStatus } from './distributed-job.interface.js';
 import type { JobInvoker } from './job-binding.js';
 import { jobContextStorage } from './job-context.js';
+import { claimDelay, defineJob, type JobDefinition, type JobOptions } from './job-definition.js';
+import { JobRun } from './job-run.js';
+import { TickClaimer } from './tick-claimer.js';
 import type { TickSchedule } from './tick-schedule.js';
 
-/** Failover waits at most this many grace steps, however far down the ring a node is. */
-const MAX_FAILOVER_STEPS = 3;
+type Method = (...args: unknown[]) => unknown;
 
 interface JobState {
-  name: string;
-  schedule: TickSchedule;
-  key: string;
-  /** Last tick this node computed: keeps a drifting timer from skipping a tick (see `tickFor`). */
-  lastTick: number | undefined;
+  definition: JobDefinition;
+  /** Newest tick this node knows to have a record in Redis (catch-up starts after it). */
+  lastSeen: number | undefined;
   running: number;
   runs: number;
-  skips: number;
+  catchups: number;
+  buffered: number;
+  skipped: JobSkips;
   errors: number;
   lastRun: Date | undefined;
+  lastStartDelay: number | undefined;
   lastDuration: number | undefined;
   lastToken: number | undefined;
   lastError: string | undefined;
 }
 
+interface ActiveRun {
+  job: JobState;
+  run: JobRun;
+  /** Token of the run marker this run holds (overlap policies other than `allow`). */
+  marker: number | undefined;
+  done: Promise<unknown>;
+}
+
 /**
- * Runs `@DistributedJob()` ticks: one run per tick across the pool. The ring's owner claims a
- * tick at once, the others after a grace per rank, so a crashed owner's tick still runs. Redis
- * decides the claim: a tick is claimed only if no equal or later tick was, and never run without it.
+ * Every node fires every tick. The ring's owner claims it at once, the others after a grace per
+ * rank, and Redis grants each tick to one claim, before its starting deadline. See README "Job
+ * guarantees".
  */
 @Injectable()
 export class DistributedJobs implements JobInvoker {
   private readonly logger = new Logger('DistributedJobs');
   private readonly jobs = new Map<string, JobState>();
-  private readonly running = new Set<{ done: Promise<unknown>; controller: AbortController }>();
+  private readonly running = new Set<ActiveRun>();
+  /** Releases of run markers in flight: one may start a tick that waited, so drain waits for them. */
+  private readonly releases = new Set<Promise<void>>();
+  private readonly claimer: TickClaimer;
   private draining = false;
 
   constructor(
@@ -49,30 +69,45 @@ export class DistributedJobs implements JobInvoker {
     private readonly discovery: ServiceDiscovery,
     private readonly pool: NodePool,
   ) {
-    discovery.onLeaseLost(() =>
+    this.claimer = new TickClaimer(
+      store,
+      discovery.nodeId,
+      discovery.signer,
+      options.heartbeatTTL,
+      () => (discovery.stats.unverified += 1),
+    );
+    discovery.onLeaseLost((reason) =>
       this.abortAll(
-        new DiscoveryError(`Node ${discovery.nodeId} lost its lease; its claims may be taken over`),
+        new LeaseLostError(`Node ${discovery.nodeId} lost its lease (${reason}); runs must stop`),
       ),
     );
   }
 
   /** Declares a job; called by the explorer for every decorated method. */
-  register(name: string, schedule: TickSchedule): void {
+  register(name: string, schedule: TickSchedule, options: JobOptions = {}): void {
     if (this.jobs.has(name)) {
       throw new DuplicateJobNameError(
         `Two distributed jobs are named "${name}"; give one of them its own name: @DistributedJob('other-name')`,
       );
     }
     this.jobs.set(name, {
-      name,
-      schedule,
-      key: jobKey(this.options.keyPrefix, this.options.serviceName, name),
-      lastTick: undefined,
+      definition: defineJob(name, schedule, options, this.options),
+      lastSeen: undefined,
       running: 0,
       runs: 0,
-      skips: 0,
+      catchups: 0,
+      buffered: 0,
+      skipped: {
+        claimedElsewhere: 0,
+        deadline: 0,
+        overlap: 0,
+        redisError: 0,
+        noLease: 0,
+        stopping: 0,
+      },
       errors: 0,
       lastRun: undefined,
+      lastStartDelay: undefined,
       lastDuration: undefined,
       lastToken: undefined,
       lastError: undefined,
@@ -81,84 +116,115 @@ export class DistributedJobs implements JobInvoker {
   }
 
   list(): JobStatus[] {
-    return [...this.jobs.values()].map((job) => ({
-      name: job.name,
-      period: job.schedule.period,
-      owner: this.pool.getHost(job.name),
+    return [...this.jobs.values()].map(({ definition, skipped, ...job }) => ({
+      name: definition.name,
+      period: definition.schedule.period,
+      schedule: definition.schedule.kind,
+      startingDeadline: definition.startingDeadline,
+      overlap: definition.overlap,
+      catchupWindow: definition.catchupWindow,
+      owner: this.pool.getHost(definition.name),
       running: job.running > 0,
       runs: job.runs,
-      skips: job.skips,
+      catchups: job.catchups,
+      buffered: job.buffered,
+      skips: Object.values(skipped).reduce((sum, n) => sum + n, 0),
+      skipped: { ...skipped },
       errors: job.errors,
       lastRun: job.lastRun,
+      lastStartDelay: job.lastStartDelay,
       lastDuration: job.lastDuration,
       lastToken: job.lastToken,
       lastError: job.lastError,
     }));
   }
 
-  async invoke(
-    name: string,
-    instance: object,
-    method: (...args: unknown[]) => unknown,
-    args: unknown[],
-  ): Promise<unknown> {
+  /** The newest ticks of a job across the pool, as Redis recorded their claims (one round trip). */
+  async recentRuns(name: string, limit = 20): Promise<JobRunRecord[]> {
     const job = this.jobs.get(name);
     if (!job) throw new DiscoveryError(`Unknown distributed job ${name}`);
-    if (this.draining || this.options.clientMode) return this.skip(job);
+    const records = await this.store.recentClaims(job.definition.key, limit);
+    return records.map((r) => ({
+      tick: r.tick,
+      nodeId: r.nodeId,
+      startedAt: r.at,
+      delay: r.at - r.tick,
+      token: r.token,
+      status: r.status,
+    }));
+  }
 
+  async invoke(name: string, instance: object, method: Method, args: unknown[]): Promise<unknown> {
+    const job = this.jobs.get(name);
+    if (!job) throw new DiscoveryError(`Unknown distributed job ${name}`);
+    if (this.draining || this.options.clientMode) return this.skip(job, 'stopping');
+    const { definition } = job;
+    const lease = this.discovery.lease;
     let tick: number;
-    let claim;
+    let claim: ClaimResult;
     try {
-      tick = this.tickFor(job, await this.discovery.syncedServerNow());
-      const rank = Math.min(this.pool.rank(name), MAX_FAILOVER_STEPS);
-      if (rank > 0) {
-        const grace = Math.max(
-          1,
-          Math.min(this.options.jobs.failoverGrace, Math.floor(job.schedule.period / 4)),
-        );
-        await new Promise((resolve) => setTimeout(resolve, rank * grace));
-        if (this.draining) return this.skip(job);
+      let serverNow = await this.discovery.syncedServerNow();
+      if (!lease.isValid()) return this.skip(job, 'noLease');
+      tick = definition.schedule.tickAt(serverNow);
+      const wait = claimDelay(definition, tick, this.pool.rank(name), serverNow);
+      if (wait > 0) {
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        if (this.draining) return this.skip(job, 'stopping');
+        if (!lease.isValid()) return this.skip(job, 'noLease');
+        serverNow = this.discovery.serverNow();
       }
-      claim = await this.claim(job, tick);
+      claim = await this.claimer.claim(definition, tick, serverNow, job.lastSeen);
     } catch (error) {
       this.logger.warn(
         `Job ${name}: tick skipped on this node, the claim failed: ${message(error)}`,
       );
-      return this.skip(job);
+      return this.skip(job, 'redisError');
     }
-    if (!claim.claimed) return this.skip(job);
-    return this.runClaimed(job, instance, method, args, { tick, token: claim.token });
-  }
-
-  /**
-   * Claims a tick. With a signing key the claim is signed; a later claim that blocks this one but
-   * does not verify was forged by someone without the key, and is overridden once.
-   */
-  private async claim(job: JobState, tick: number): Promise<ClaimResult> {
-    const { signer, nodeId } = this.discovery;
-    const signature = signer?.sign(`${job.key}\n${tick}\n${nodeId}`);
-    const result = await this.store.claimTick(job.key, tick, nodeId, signature);
-    if (result.claimed || !signer) return result;
-    if (signer.verify(`${job.key}\n${result.tick}\n${result.holder}`, result.signature))
-      return result;
-    this.discovery.stats.unverified += 1;
-    this.logger.warn(
-      `Job ${job.name}: the latest claim in Redis is not signed by a peer; overriding it`,
-    );
-    return this.store.claimTick(job.key, tick, nodeId, signature, {
-      tick: result.tick,
-      signature: result.signature,
-    });
+    if (claim.status !== 'late') job.lastSeen = Math.max(job.lastSeen ?? -Infinity, tick);
+    switch (claim.status) {
+      case 'taken':
+        return this.skip(job, claim.takenAs === 'overlap' ? 'overlap' : 'claimedElsewhere');
+      case 'late':
+        return this.skip(job, 'deadline');
+      case 'overlap':
+        return this.skip(job, 'overlap');
+      case 'buffered':
+        job.buffered += 1;
+        return undefined;
+    }
+    const marker = definition.overlap === 'allow' ? undefined : claim.token;
+    if (claim.cancelled !== undefined) this.cancelRunsOf(job, claim.cancelled, tick);
+    if (!lease.isValid()) {
+      // Stalled past the lease between the claim and now: peers may think this node gone.
+      this.logger.warn(`Job ${name}: claimed a tick, but the lease ran out before it started`);
+      if (marker !== undefined) this.release(job, marker, instance, method, args);
+      return this.skip(job, 'noLease');
+    }
+    try {
+      if (marker === undefined) {
+        // Runs may overlap: missed ticks start beside this one, so it still starts on time.
+        for (const missed of claim.catchup) {
+          void this.runTick(job, instance, method, args, missed, true, marker);
+        }
+      } else {
+        for (const missed of claim.catchup) {
+          await this.runTick(job, instance, method, args, missed, true, marker);
+        }
+      }
+      return await this.runTick(job, instance, method, args, claim, false, marker);
+    } finally {
+      if (marker !== undefined) this.release(job, marker, instance, method, args);
+    }
   }
 
   /** Stops taking ticks and waits for running jobs, up to `jobs.drainTimeout`, then aborts them. */
   async drain(): Promise<void> {
     this.draining = true;
-    if (this.running.size === 0) return;
-    const all = Promise.allSettled([...this.running].map((run) => run.done));
+    const pending = [...this.releases, ...[...this.running].map((active) => active.done)];
+    if (pending.length === 0) return;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
-      all.then(() => false),
+      Promise.allSettled(pending).then(() => false),
       new Promise<boolean>(
         (resolve) => (timer = setTimeout(resolve, this.options.jobs.drainTimeout, true)),
       ),
@@ -172,70 +238,128 @@ export class DistributedJobs implements JobInvoker {
     }
   }
 
-  /**
-   * The tick a firing stands for: the scheduled time nearest to now. A timer that drifts past the
-   * middle of a period would jump a tick; if the next tick of this node's last one is within three
-   * quarters of a period, it is that one.
-   */
-  private tickFor(job: JobState, serverNow: number): number {
-    const { period } = job.schedule;
-    let tick = job.schedule.nearest(serverNow);
-    if (
-      job.lastTick !== undefined &&
-      tick > job.lastTick + period &&
-      serverNow - (job.lastTick + period) < 0.75 * period
-    ) {
-      tick = job.lastTick + period;
-    }
-    job.lastTick = tick;
-    return tick;
-  }
-
-  private async runClaimed(
+  private async runTick(
     job: JobState,
     instance: object,
-    method: (...args: unknown[]) => unknown,
+    method: Method,
     args: unknown[],
     claim: { tick: number; token: number },
+    catchup: boolean,
+    marker: number | undefined,
   ): Promise<unknown> {
-    const controller = new AbortController();
-    const context: JobContext = {
-      jobName: job.name,
-      tick: new Date(claim.tick),
-      token: claim.token,
-      signal: controller.signal,
-    };
+    const { definition } = job;
+    const run = new JobRun(definition.name, claim.tick, claim.token, catchup, this.discovery.lease);
     const startedAt = performance.now();
     job.running += 1;
     job.runs += 1;
+    if (catchup) job.catchups += 1;
     job.lastRun = new Date();
+    job.lastStartDelay = Math.round(this.discovery.serverNow() - claim.tick);
     job.lastToken = claim.token;
-    const done = jobContextStorage.run(context, async () => method.apply(instance, args));
-    const run = { done, controller };
-    this.running.add(run);
+    const renewal = marker === undefined ? undefined : this.keepMarker(definition, marker, run);
+    const done = jobContextStorage.run(run, async () => method.apply(instance, args));
+    const active: ActiveRun = { job, run, marker, done };
+    this.running.add(active);
     try {
       return await done;
     } catch (error) {
       job.errors += 1;
       job.lastError = message(error);
       this.logger.error(
-        `Job ${job.name} failed (tick ${context.tick.toISOString()}): ${message(error)}`,
+        `Job ${definition.name} failed (tick ${run.tick.toISOString()}): ${message(error)}`,
       );
       return undefined;
     } finally {
-      this.running.delete(run);
+      clearInterval(renewal);
+      this.running.delete(active);
       job.running -= 1;
       job.lastDuration = Math.round(performance.now() - startedAt);
     }
   }
 
-  private skip(job: JobState): undefined {
-    job.skips += 1;
+  /** Renews the run marker while the run goes on; a marker taken over cancels the run. */
+  private keepMarker(definition: JobDefinition, marker: number, run: JobRun): NodeJS.Timeout {
+    const { heartbeatInterval, heartbeatTTL } = this.options;
+    const every = Math.max(1, Math.min(heartbeatInterval, Math.floor(heartbeatTTL / 3)));
+    return setInterval(() => {
+      this.store.renewRun(definition.key, marker, heartbeatTTL).then(
+        (held) => {
+          if (!held) {
+            run.abort(
+              new RunCancelledError(
+                `Job ${definition.name}: another run took over (a newer tick with overlap 'cancelOther', or the run marker expired)`,
+              ),
+            );
+          }
+        },
+        () => undefined, // Redis unreachable: the lease decides (see NodeLease)
+      );
+    }, every);
+  }
+
+  /** Ends a marker-holding run in the background; a tick that waited for it runs next, here. */
+  private release(
+    job: JobState,
+    marker: number,
+    instance: object,
+    method: Method,
+    args: unknown[],
+  ): void {
+    const releasing = this.releaseAndRunNext(job, marker, instance, method, args);
+    this.releases.add(releasing);
+    void releasing.finally(() => this.releases.delete(releasing));
+  }
+
+  private async releaseAndRunNext(
+    job: JobState,
+    marker: number,
+    instance: object,
+    method: Method,
+    args: unknown[],
+  ): Promise<void> {
+    const { definition } = job;
+    let token = marker;
+    for (;;) {
+      let next;
+      try {
+        ({ next } = await this.store.releaseRun(
+          definition.key,
+          token,
+          this.discovery.nodeId,
+          this.options.heartbeatTTL,
+          definition.retention,
+          !this.draining && this.discovery.lease.isValid(),
+        ));
+      } catch (error) {
+        this.logger.warn(`Job ${definition.name}: could not release its run: ${message(error)}`);
+        return; // the marker lapses with its lease
+      }
+      if (!next) return;
+      token = next.token;
+      job.lastSeen = Math.max(job.lastSeen ?? -Infinity, next.tick);
+      await this.runTick(job, instance, method, args, next, false, token);
+    }
+  }
+
+  private cancelRunsOf(job: JobState, marker: number, tick: number): void {
+    for (const active of this.running) {
+      if (active.job === job && active.marker === marker) {
+        active.run.abort(
+          new RunCancelledError(
+            `Job ${job.definition.name}: tick ${new Date(tick).toISOString()} started (overlap 'cancelOther')`,
+          ),
+        );
+      }
+    }
+  }
+
+  private skip(job: JobState, reason: keyof JobSkips): undefined {
+    job.skipped[reason] += 1;
     return undefined;
   }
 
   private abortAll(reason: Error): void {
-    for (const run of this.running) run.controller.abort(reason);
+    for (const active of this.running) active.run.abort(reason);
   }
 }
 

@@ -18,10 +18,6 @@ export function bindJobs(instance: object, invoker: JobInvoker): void {
   bindings.set(instance, invoker);
 }
 
-export function unbindJobs(instance: object, invoker: JobInvoker): void {
-  if (bindings.get(instance) === invoker) bindings.delete(instance);
-}
-
 export function invokerFor(instance: object): JobInvoker | undefined {
   return bindings.get(instance);
 }

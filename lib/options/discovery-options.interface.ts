@@ -26,6 +26,11 @@ export interface JobsOptions {
   failoverGrace?: number;
   /** How long shutdown waits for running jobs before aborting their signals, in ms. Default 10000. */
   drainTimeout?: number;
+  /**
+   * How late (ms after a tick is due, Redis time) a tick may still start, for every job without
+   * its own `startingDeadline`. Default: per job, half its period, at most 10000.
+   */
+  startingDeadline?: number;
 }
 
 export interface DiscoveryModuleOptions {
@@ -98,6 +103,6 @@ export interface ResolvedDiscoveryOptions {
   hashReplicas: number;
   balance: BalanceMode;
   poolSettleTime: number;
-  jobs: Required<JobsOptions>;
+  jobs: Required<Omit<JobsOptions, 'startingDeadline'>> & { startingDeadline: number | undefined };
   signingKey: string | undefined;
 }

@@ -106,9 +106,17 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
   }
   const poolSettleTime = integer('poolSettleTime', options.poolSettleTime, 1000, 0, MAX_DURATION);
 
-  const jobsInput = group('jobs', options.jobs, ['failoverGrace', 'drainTimeout']);
+  const jobsInput = group('jobs', options.jobs, [
+    'failoverGrace',
+    'drainTimeout',
+    'startingDeadline',
+  ]);
   const failoverGrace = duration('jobs.failoverGrace', jobsInput.failoverGrace, 1000, 1);
   const drainTimeout = integer('jobs.drainTimeout', jobsInput.drainTimeout, 10000, 0, MAX_DURATION);
+  const startingDeadline =
+    jobsInput.startingDeadline === undefined
+      ? undefined
+      : duration('jobs.startingDeadline', jobsInput.startingDeadline, 0, 1);
 
   const signingKey = options.signingKey;
   if (
@@ -139,7 +147,7 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
     hashReplicas,
     balance,
     poolSettleTime,
-    jobs: { failoverGrace, drainTimeout },
+    jobs: { failoverGrace, drainTimeout, startingDeadline },
     signingKey,
   };
 }

@@ -1,14 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { DuplicateNodeIdError } from '../common/errors.js';
+import { MemoryJobClaims } from './memory-job-claims.js';
 import type {
   BeatResult,
+  ClaimRequest,
   ClaimResult,
   FetchResult,
   ReapResult,
   RegistrySnapshot,
   RegistryStore,
   RegistryVersion,
+  ReleaseResult,
+  TickRecord,
 } from './registry-store.interface.js';
 
 interface Entry {
@@ -16,13 +20,6 @@ interface Entry {
   services: string[];
   instance: string;
   deadline: number;
-}
-
-interface JobClaim {
-  tick: number;
-  token: number;
-  holder: string;
-  signature: string;
 }
 
 /**
@@ -42,7 +39,7 @@ class MemoryRegistry {
   }
 
   readonly entries = new Map<string, Entry>();
-  readonly jobs = new Map<string, JobClaim>();
+  readonly claims = new MemoryJobClaims(() => this.now());
   readonly listeners = new Set<(message: string) => void>();
   readonly epoch = randomUUID();
   version = 0;
@@ -149,22 +146,27 @@ export class MemoryRegistryStore implements RegistryStore {
     return entry && entry.deadline > this.registry.now() ? entry.record : undefined;
   }
 
-  async claimTick(
+  async claimTick(request: ClaimRequest): Promise<ClaimResult> {
+    return this.registry.claims.claim(request);
+  }
+
+  async releaseRun(
     jobKey: string,
-    tick: number,
+    token: number,
     nodeId: string,
-    signature = '',
-  ): Promise<ClaimResult> {
-    // One process: nobody else can write a claim here, so there is nothing forged to override.
-    const now = this.registry.now();
-    const last = this.registry.jobs.get(jobKey);
-    if (last && last.tick >= tick) {
-      return { claimed: false, ...last, serverTime: now };
-    }
-    const token = Math.max((last?.token ?? 0) + 1, now);
-    const claim = { tick, token, holder: nodeId, signature };
-    this.registry.jobs.set(jobKey, claim);
-    return { claimed: true, ...claim, serverTime: now };
+    runLease: number,
+    retention: number,
+    takeNext: boolean,
+  ): Promise<ReleaseResult> {
+    return this.registry.claims.release(jobKey, token, nodeId, runLease, retention, takeNext);
+  }
+
+  async renewRun(jobKey: string, token: number, runLease: number): Promise<boolean> {
+    return this.registry.claims.renew(jobKey, token, runLease);
+  }
+
+  async recentClaims(jobKey: string, limit: number): Promise<TickRecord[]> {
+    return this.registry.claims.recent(jobKey, limit);
   }
 
   async subscribe(onMessage: (message: string) => void): Promise<() => Promise<void>> {

@@ -3,17 +3,26 @@ import type { Cluster, Redis } from 'ioredis';
 import { DuplicateNodeIdError } from '../common/errors.js';
 import type {
   BeatResult,
+  ClaimRequest,
   ClaimResult,
   FetchResult,
   ReapResult,
   RegistrySnapshot,
   RegistryStore,
   RegistryVersion,
+  ReleaseResult,
+  TickRecord,
 } from './registry-store.interface.js';
-import type { RegistryKeys } from './registry-keys.js';
+import { jobKeys, type RegistryKeys } from './registry-keys.js';
+import {
+  CLAIM_SCRIPT,
+  RECENT_CLAIMS_SCRIPT,
+  RELEASE_RUN_SCRIPT,
+  RENEW_RUN_SCRIPT,
+  parseTickRecord,
+} from './job-scripts.js';
 import {
   BEAT_SCRIPT,
-  CLAIM_SCRIPT,
   DEREGISTER_SCRIPT,
   FETCH_NODE_SCRIPT,
   FETCH_SERVICE_SCRIPT,
@@ -34,6 +43,9 @@ const version = new RedisScript(VERSION_SCRIPT);
 const fetchService = new RedisScript(FETCH_SERVICE_SCRIPT);
 const fetchNode = new RedisScript(FETCH_NODE_SCRIPT);
 const claim = new RedisScript(CLAIM_SCRIPT);
+const releaseRun = new RedisScript(RELEASE_RUN_SCRIPT);
+const renewRun = new RedisScript(RENEW_RUN_SCRIPT);
+const recentClaims = new RedisScript(RECENT_CLAIMS_SCRIPT);
 
 /** Nodes expired at once that one reap removes; the rest go in the next run, right after. */
 const REAP_BATCH = 100;
@@ -155,27 +167,72 @@ export class RedisRegistryStore implements RegistryStore {
     return typeof record === 'string' ? record : undefined;
   }
 
-  async claimTick(
-    jobKey: string,
-    tick: number,
-    nodeId: string,
-    signature = '',
-    override?: { tick: number; signature: string },
-  ): Promise<ClaimResult> {
-    const reply = await this.run(
-      claim,
-      [jobKey],
-      [tick, nodeId, signature, override ? String(override.tick) : '', override?.signature ?? ''],
-    );
-    const [claimed, token, holder, claimedTick, serverTime, storedSignature] = reply;
+  async claimTick(request: ClaimRequest): Promise<ClaimResult> {
+    const candidates = request.catchup?.ticks.flatMap((c) => [c.tick, c.signature]) ?? [];
+    const reply = await this.run(claim, jobKeys(request.jobKey), [
+      request.tick,
+      request.nodeId,
+      request.signature,
+      request.notAfter,
+      request.retention,
+      request.overlap,
+      request.runLease,
+      request.override ?? '',
+      request.catchup ? Math.max(0, Math.round(request.catchup.window)) : '',
+      ...candidates,
+    ]);
+    const [status, tick, token, holder, signature, serverTime, cancelled, takenAs, ...caught] =
+      reply;
+    const catchup: ClaimResult['catchup'] = [];
+    for (let i = 0; i + 1 < caught.length; i += 2) {
+      catchup.push({ tick: Number(caught[i]), token: Number(caught[i + 1]) });
+    }
     return {
-      claimed: Number(claimed) === 1,
+      status: String(status) as ClaimResult['status'],
+      tick: Number(tick),
       token: Number(token),
       holder: String(holder),
-      tick: Number(claimedTick),
+      signature: String(signature ?? ''),
       serverTime: Number(serverTime),
-      signature: String(storedSignature ?? ''),
+      catchup,
+      cancelled: cancelled ? Number(cancelled) : undefined,
+      takenAs: takenAs ? (String(takenAs) as ClaimResult['takenAs']) : undefined,
     };
+  }
+
+  async releaseRun(
+    jobKey: string,
+    token: number,
+    nodeId: string,
+    runLease: number,
+    retention: number,
+    takeNext: boolean,
+  ): Promise<ReleaseResult> {
+    const [held, tick, next] = await this.run(releaseRun, jobKeys(jobKey), [
+      token,
+      nodeId,
+      runLease,
+      retention,
+      takeNext ? 1 : 0,
+    ]);
+    return {
+      held: Number(held) === 1,
+      next: tick === undefined ? undefined : { tick: Number(tick), token: Number(next) },
+    };
+  }
+
+  async renewRun(jobKey: string, token: number, runLease: number): Promise<boolean> {
+    return Number(await this.runScalar(renewRun, jobKeys(jobKey), [token, runLease])) === 1;
+  }
+
+  async recentClaims(jobKey: string, limit: number): Promise<TickRecord[]> {
+    const reply = await this.run(recentClaims, jobKeys(jobKey), [limit]);
+    const records: TickRecord[] = [];
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      const record = parseTickRecord(Number(reply[i]), String(reply[i + 1]));
+      if (record) records.push(record);
+    }
+    return records;
   }
 
   async subscribe(

@@ -185,31 +185,6 @@ if deadline <= now then return false end
 return redis.call('HGET', KEYS[1], ARGV[1])
 `;
 
-/**
- * Claims a tick of one job. A tick is taken only if it is later than the last claimed one, so a
- * node that wakes from a stall can never run a tick that was already run. The fencing token is
- * max(previous + 1, server time in ms): it grows per job even if Redis loses the key.
- * With a signing key, the claim carries the claimer's signature; a claim that a node found forged
- * is disregarded when it is still the latest (ARGV 4 and 5 name it).
- * KEYS: 1 job hash. ARGV: 1 tick, 2 nodeId, 3 signature, 4 forged tick, 5 forged signature.
- * Returns {claimed 0|1, token, holder, tick, now, signature}.
- */
-export const CLAIM_SCRIPT = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local tick = tonumber(ARGV[1])
-local last = redis.call('HMGET', KEYS[1], 'tick', 'token', 'node', 'sig')
-local lastTick = tonumber(last[1] or '-1')
-local lastToken = tonumber(last[2] or '0')
-local forged = ARGV[4] ~= '' and last[1] == ARGV[4] and (last[4] or '') == ARGV[5]
-if lastTick >= tick and not forged then
-  return {0, tostring(lastToken), last[3] or '', tostring(lastTick), now, last[4] or ''}
-end
-local token = math.max(lastToken + 1, now)
-redis.call('HSET', KEYS[1], 'tick', tostring(tick), 'token', tostring(token), 'node', ARGV[2], 'at', now, 'sig', ARGV[3])
-return {1, tostring(token), ARGV[2], tostring(tick), now, ARGV[3]}
-`;
-
 /** A script run by EVALSHA, loaded with EVAL on the first NOSCRIPT (after a restart or a failover). */
 export class RedisScript {
   readonly sha: string;

@@ -32,3 +32,8 @@ export function registryKeys(keyPrefix: string, channel: string): RegistryKeys {
 export function jobKey(keyPrefix: string, pool: string, jobName: string): string {
   return `${keyPrefix}:job:{${pool}:${jobName}}`;
 }
+
+/** The two keys of a job's claims: its hash and the sorted set of its ticks (one hash slot). */
+export function jobKeys(jobKey: string): [string, string] {
+  return [jobKey, `${jobKey}:ticks`];
+}

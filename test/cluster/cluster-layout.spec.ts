@@ -127,11 +127,17 @@ describe('key layout on a Redis Cluster', () => {
     for (const ns of NAMESPACES) {
       const jobs = jobsOf(ns);
       expect(jobs.map((p) => p.key).sort()).toEqual(
-        JOB_METHODS.map((m) => `${ns}:job:{default:ReportJobs.${m}}`).sort(),
+        JOB_METHODS.flatMap((m) => [
+          `${ns}:job:{default:ReportJobs.${m}}`,
+          `${ns}:job:{default:ReportJobs.${m}}:ticks`,
+        ]).sort(),
       );
       expect(new Set(jobs.map((p) => p.master)).size).toBeGreaterThan(1);
-      // Each claim is a single-key script: every claim key is its own slot.
+      // A claim runs on the two keys of its job (hash and ticks), which share the job's slot.
       expect(new Set(jobs.map((p) => p.slot)).size).toBe(JOB_METHODS.length);
+      for (const p of jobs.filter((j) => j.key.endsWith(':ticks'))) {
+        expect(jobs.find((j) => `${j.key}:ticks` === p.key)!.slot).toBe(p.slot);
+      }
     }
   });
 

@@ -89,10 +89,9 @@ async function survivesFailover(
 
   const byNode = { ...runs(), c: c.app.get(Ticker).runs };
   const report = checkTicksOnce(byNode, 100, 0, -1);
-  const tokens = report.tokensInTickOrder;
-  // Fencing tokens never go backwards, across nodes and across the failover.
-  expect(tokens).toEqual([...tokens].sort((x, y) => x - y));
-  expect(new Set(tokens).size).toBe(tokens.length);
+  // Fencing tokens never go backwards (in the order claims were granted), across nodes and across
+  // the failover, and no token is given twice.
+  expect(report.tokenProblems).toEqual([]);
   // Away from the failover every tick runs once.
   const steady = checkTicksOnce(byNode, 100, resumedAt + 500, Date.now() - 500);
   expect({ doubled: steady.doubled, missed: steady.missed }).toEqual({ doubled: [], missed: [] });

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { DistributedJob, getJobContext } from 'nestjs-redis-discovery';
 import type { NodeReport } from '../support/node-process.js';
-import { checkTicks } from '../support/tick-checker.js';
+import { checkTicks, tokenOrderViolations } from '../support/tick-checker.js';
 
 /** One run of a distributed job as the job itself saw it. */
 export interface JobRun {
@@ -17,8 +17,8 @@ export interface TicksReport {
   expected: number;
   doubled: number[];
   missed: number[];
-  /** Every run's token, ordered by tick (then by run time). */
-  tokensInTickOrder: number[];
+  /** Fencing problems: a token given twice, or tokens out of the order the runs started in. */
+  tokenProblems: string[];
 }
 
 /** Exactly-once check over the runs of one job on several nodes; ticks are multiples of `period`. */
@@ -32,10 +32,17 @@ export function checkTicksOnce(
     runs.map((run) => ({ node, event: 'run' as const, job: 'ticker', ...run })),
   );
   const { expected, doubled, missed } = checkTicks(reports, 'ticker', period, from, to);
-  const tokensInTickOrder = reports
-    .sort((x, y) => x.tick! - y.tick! || x.at - y.at)
-    .map((run) => run.token!);
-  return { expected, doubled, missed, tokensInTickOrder };
+  const tokenProblems = tokenOrderViolations(
+    reports.map((r) => ({
+      ...r,
+      tick: r.tick!,
+      token: r.token!,
+      start: r.at,
+      end: undefined,
+      aborted: undefined,
+    })),
+  );
+  return { expected, doubled, missed, tokenProblems };
 }
 
 /** An `@Interval(100)` distributed job that records every run it gets. */

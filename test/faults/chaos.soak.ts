@@ -28,11 +28,11 @@ describe('chaos soak', () => {
     await killAllNodes();
     await redis.stop();
     const lines = [
-      `| fault | ticks | doubled | missed | missed in recovery window | max failover (ms) |`,
-      `|---|---|---|---|---|---|`,
+      `| fault | ticks | doubled | missed | missed in recovery window | late starts | caught up | overlapping runs | stale acts | latest start after due (ms) |`,
+      `|---|---|---|---|---|---|---|---|---|---|`,
       ...results.map(
         (r) =>
-          `| ${r.name} | ${r.ticks} | ${r.doubled} | ${r.missed} | ${r.missedInRecovery} | ${r.maxFailoverMs} |`,
+          `| ${r.name} | ${r.ticks} | ${r.doubled} | ${r.missed} | ${r.missedInRecovery} | ${r.late} | ${r.catchups} | ${r.overlaps} | ${r.staleActs} | ${r.maxStartDelayMs} |`,
       ),
     ];
     const table = lines.join('\n');

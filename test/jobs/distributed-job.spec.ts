@@ -73,6 +73,17 @@ class SlowJob {
 }
 
 @Injectable()
+class BusyJob {
+  runs = 0;
+  @Interval(50)
+  @DistributedJob({ period: 50 })
+  async busy(): Promise<void> {
+    this.runs += 1;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}
+
+@Injectable()
 class Twin1 {
   @DistributedJob('same-name')
   run(): void {}
@@ -192,6 +203,37 @@ describe('@DistributedJob()', () => {
     expect(await admin.hlen(`{${keyOf(node)}}:nodes`)).toBe(0);
     admin.disconnect();
   });
+
+  it.each([
+    ['DiscoveryModule', 'ScheduleModule'],
+    ['ScheduleModule', 'DiscoveryModule'],
+  ])(
+    'closes quietly while a job drains and its timer keeps firing (%s imported before %s)',
+    async (first) => {
+      const errors: string[] = [];
+      const discovery = DiscoveryModule.forRoot(options());
+      const schedule = ScheduleModule.forRoot();
+      @Module({
+        imports: first === 'DiscoveryModule' ? [discovery, schedule] : [schedule, discovery],
+        providers: [BusyJob],
+      })
+      class BusyModule {}
+      const app = await NestFactory.createApplicationContext(BusyModule, {
+        logger: {
+          log() {},
+          warn() {},
+          error: (message: unknown) => errors.push(String(message)),
+        },
+      });
+      await app.init();
+      const job = app.get(BusyJob);
+      await waitFor(() => job.runs > 0);
+      await app.close(); // drains the running job while @Interval(50) fires on
+      // A tick after shutdown is skipped, not an error.
+      await expect(job.busy()).resolves.toBeUndefined();
+      expect(errors).toEqual([]);
+    },
+  );
 
   it('fails at bootstrap when two jobs share a name', async () => {
     @Module({ imports: [DiscoveryModule.forRoot(options())], providers: [Twin1, Twin2] })

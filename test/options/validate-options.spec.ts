@@ -409,7 +409,7 @@ describe('validateOptions: rules', () => {
       'with an unknown key',
       { drain: 100 },
       'jobs.drain',
-      'Unknown option "jobs.drain"; known: failoverGrace, drainTimeout',
+      'Unknown option "jobs.drain"; known: failoverGrace, drainTimeout, startingDeadline',
     ],
     [
       'with failoverGrace 0',
@@ -422,6 +422,12 @@ describe('validateOptions: rules', () => {
       { drainTimeout: 2.5 },
       'jobs.drainTimeout',
       `jobs.drainTimeout (number 2.5) must be an integer from 0 to ${DAY}`,
+    ],
+    [
+      'with startingDeadline 0',
+      { startingDeadline: 0 },
+      'jobs.startingDeadline',
+      `jobs.startingDeadline (number 0) must be a whole number of milliseconds from 1 to ${DAY}`,
     ],
   ])('rejects jobs %s', (_label, jobs, option, message) => {
     expectRejected({ jobs }, option, message);

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { DiscoveryModuleOptions } from 'nestjs-redis-discovery';
+import type { DiscoveryModuleOptions, JobStatus } from 'nestjs-redis-discovery';
 import { waitFor } from './redis-harness.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/cluster-node.mjs', import.meta.url));
@@ -11,9 +11,16 @@ export interface JobSpec {
   name: string;
   interval?: number;
   cron?: string;
+  timeout?: number;
   period?: number;
+  /** How long a run takes; it checks its signal every `stepMs` (default: once, at the end). */
   durationMs?: number;
+  stepMs?: number;
   fail?: boolean;
+  overlap?: 'allow' | 'skip' | 'bufferOne' | 'cancelOther';
+  startingDeadline?: number;
+  catchupWindow?: number;
+  catchup?: 'one' | 'all';
 }
 
 export interface NodeProcessConfig {
@@ -22,17 +29,41 @@ export interface NodeProcessConfig {
   clockShiftMs?: number;
   /** Report the node's view of the cluster this often (ms). */
   reportViewMs?: number;
+  /** Start the app (and its @Interval timers) at this ms of a `phasePeriod`-long period. */
+  phaseMs?: number;
+  phasePeriod?: number;
 }
 
 /** A line the node process reported. */
 export interface NodeReport {
   node: string;
   at: number;
-  event: 'ready' | 'run' | 'done' | 'aborted' | 'failed' | 'error' | 'log' | 'stopped' | 'view';
+  event:
+    | 'ready'
+    | 'run'
+    | 'done'
+    | 'aborted'
+    | 'resumed'
+    | 'failed'
+    | 'error'
+    | 'log'
+    | 'stopped'
+    | 'view';
   nodes?: string[];
   job?: string;
   tick?: number;
   token?: number;
+  catchup?: boolean;
+  /**
+   * On `aborted` / `resumed` (the first statement after a frozen process resumed): what ended the
+   * job's wait, whether its signal read aborted, and whether the lease was still valid.
+   */
+  via?: 'timer' | 'abort';
+  aborted?: boolean;
+  leaseValid?: boolean;
+  reason?: string;
+  /** On `stopped`: the node's `DistributedJobs.list()`. */
+  jobs?: JobStatus[];
   level?: string;
   message?: string;
 }
@@ -105,8 +136,8 @@ export class NodeProcess {
   }
 
   /**
-   * SIGTERM: a graceful shutdown through Nest's shutdown hooks, after which Nest re-raises the
-   * signal, so a clean end reads 'SIGTERM'.
+   * SIGTERM: a graceful shutdown through Nest's shutdown hooks (`useProcessExit`), so a clean end
+   * reads 0.
    */
   async terminate(): Promise<number | NodeJS.Signals> {
     this.signal('SIGTERM');

@@ -1,0 +1,72 @@
+// This node's lease as its own heartbeats won it: valid until the last successful beat's send
+// time + TTL on the monotonic clock, checked synchronously, with listeners for its loss.
+import { Logger } from '@nestjs/common';
+import { performance } from 'node:perf_hooks';
+
+/**
+ * Redis set the deadline at some instant after the beat was sent, so "sent + TTL" is never later
+ * than the real deadline: a check against it needs no clock offset and no round trip, and is right
+ * the moment a stalled process resumes, before any timer could tell it.
+ */
+export class NodeLease {
+  private readonly logger = new Logger('NodeLease');
+  private readonly listeners = new Set<(reason: string) => void>();
+  private validUntil = -Infinity;
+  private timer: NodeJS.Timeout | undefined;
+  private held = false;
+
+  /** A heartbeat sent at `sentAt` (monotonic ms) succeeded: the lease runs until `sentAt + ttl`. */
+  renewed(sentAt: number, ttl: number): void {
+    this.validUntil = Math.max(this.validUntil, sentAt + ttl);
+    this.held = true;
+    clearTimeout(this.timer);
+    // Also noticed by `isValid()` at once; the timer tells listeners when nothing asks.
+    this.timer = setTimeout(() => this.check(), this.validUntil - performance.now() + 1);
+    this.timer.unref();
+  }
+
+  /** Whether the lease is held now. Cheap: one monotonic clock read. */
+  isValid(): boolean {
+    if (performance.now() < this.validUntil) return true;
+    if (this.held) this.lose('no heartbeat reached Redis in time');
+    return false;
+  }
+
+  /** Ms the lease has left (0 when lost). */
+  remaining(): number {
+    return Math.max(0, this.validUntil - performance.now());
+  }
+
+  /** Redis lost this node's registration (data loss, or reaped after a stall): the lease is gone. */
+  lose(reason: string): void {
+    this.validUntil = -Infinity;
+    clearTimeout(this.timer);
+    if (!this.held) return;
+    this.held = false;
+    this.logger.warn(`Lease lost: ${reason}`);
+    for (const listener of this.listeners) {
+      try {
+        listener(reason);
+      } catch (error) {
+        this.logger.error(`Lease-lost listener failed: ${String(error)}`);
+      }
+    }
+  }
+
+  /** Stops without telling listeners (deregistered on shutdown). */
+  end(): void {
+    this.held = false;
+    this.validUntil = -Infinity;
+    clearTimeout(this.timer);
+  }
+
+  /** Runs `listener` when the lease is lost; returns a function that removes it. */
+  onLost(listener: (reason: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private check(): void {
+    this.isValid();
+  }
+}

@@ -1,0 +1,173 @@
+// Lua scripts of job claims: one tick claimed once, a starting deadline in Redis time, fencing
+// tokens, overlap markers and catch-up. Each runs on the two keys of one job (one hash slot).
+import type { TickRecord } from './registry-store.interface.js';
+
+/**
+ * KEYS: 1 job hash, 2 job ticks (sorted set of the ticks that have a record, for trimming).
+ * The job hash holds `token` (the last fencing token), the run marker `run` / `runUntil` (overlap
+ * policies), `buffered` (a tick waiting for the run, `bufferOne`) and one field per tick,
+ * `t:<tick>` = `<status> <token> <node> <at> <signature>`, status claimed | buffered | overlap.
+ */
+const PRELUDE = `
+local HASH, TICKS = KEYS[1], KEYS[2]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function ms(n) return string.format('%.0f', n) end
+local function parse(record)
+  return string.match(record or '', '^(%a+) (%d+) (%S+) (%d+) ?(%S*)$')
+end
+local function put(status, tick, token, node, signature)
+  redis.call('HSET', HASH, 't:' .. tick, status .. ' ' .. token .. ' ' .. node .. ' ' .. now .. ' ' .. signature)
+  redis.call('ZADD', TICKS, tick, tick)
+end
+-- Strictly increasing per job, and at least Redis time: it keeps growing even if the key is lost.
+local function nextToken()
+  local token = ms(math.max(tonumber(redis.call('HGET', HASH, 'token') or '0') + 1, now))
+  redis.call('HSET', HASH, 'token', token)
+  return token
+end
+local function hold(token, lease)
+  redis.call('HSET', HASH, 'run', token, 'runUntil', ms(now + lease))
+end
+`;
+
+/**
+ * Claims one tick. A tick is claimed at most once, whatever other ticks were claimed before or
+ * after it; a claim is refused once Redis time is past `notAfter` (the starting deadline), so a
+ * claim that waited in an offline queue or behind a stall cannot start a stale tick. Records older
+ * than `retention` are dropped as claims come; by then every claim of them is refused by the
+ * deadline anyway.
+ * ARGV: 1 tick, 2 node, 3 signature, 4 notAfter, 5 retention, 6 overlap policy, 7 run lease,
+ * 8 forged signature to disregard ('' = none), 9 catch-up window ('' = none),
+ * 10.. catch-up candidates as tick, signature pairs (oldest first).
+ * Returns {status, tick to run, token, holder, signature, now, cancelled token, status of the
+ * record that took the tick, caught up tick, token pairs...}.
+ */
+export const CLAIM_SCRIPT = `${PRELUDE}
+local tick, node, sig = ARGV[1], ARGV[2], ARGV[3]
+local notAfter, retention, policy, lease = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
+local function reply(status, runTick, token, holder, signature, cancelled, taken, caught)
+  local result = {status, runTick, token, holder, signature, now, cancelled or '', taken or ''}
+  for _, value in ipairs(caught or {}) do result[#result + 1] = value end
+  return result
+end
+
+local existing = redis.call('HGET', HASH, 't:' .. tick)
+if existing then
+  local status, token, holder, _, holderSig = parse(existing)
+  if ARGV[8] == '' or holderSig ~= ARGV[8] then
+    return reply('taken', tick, token or '0', holder or '', holderSig or '', nil, status)
+  end
+end
+if now > notAfter then return reply('late', tick, '0', '', '') end
+
+local runTick, runSig, cancelled = tick, sig, nil
+if policy ~= 'allow' then
+  local run = redis.call('HMGET', HASH, 'run', 'runUntil', 'buffered')
+  local active = run[1] and tonumber(run[2] or '0') > now
+  if active and policy ~= 'cancelOther' then
+    if policy == 'bufferOne' and not run[3] then
+      put('buffered', tick, '0', node, sig)
+      redis.call('HSET', HASH, 'buffered', tick)
+      return reply('buffered', tick, '0', node, sig)
+    end
+    put('overlap', tick, '0', node, sig)
+    return reply('overlap', tick, '0', node, sig)
+  end
+  if active then cancelled = run[1] end
+  if not active and run[3] then
+    -- The run a tick waited for ended without releasing it (its node died): the waiting tick runs
+    -- now and this one waits in its place, so at most one tick ever waits.
+    redis.call('HDEL', HASH, 'buffered')
+    local status, _, _, _, waitingSig = parse(redis.call('HGET', HASH, 't:' .. run[3]))
+    if status == 'buffered' and tonumber(run[3]) >= now - retention then
+      put('buffered', tick, '0', node, sig)
+      redis.call('HSET', HASH, 'buffered', tick)
+      runTick, runSig = run[3], waitingSig
+    end
+  end
+end
+
+local caught = {}
+if ARGV[9] ~= '' and runTick == tick then
+  local previous = redis.call('ZREVRANGEBYSCORE', TICKS, '(' .. tick, '-inf', 'LIMIT', 0, 1)[1]
+  local since = now - tonumber(ARGV[9])
+  if previous then since = math.max(since, tonumber(previous) + 1) end
+  for i = 10, #ARGV - 1, 2 do
+    local candidate = tonumber(ARGV[i])
+    if previous and candidate >= since and candidate < tonumber(tick)
+      and redis.call('HEXISTS', HASH, 't:' .. ARGV[i]) == 0 then
+      local token = nextToken()
+      put('claimed', ARGV[i], token, node, ARGV[i + 1])
+      caught[#caught + 1] = ARGV[i]
+      caught[#caught + 1] = token
+    end
+  end
+end
+
+local token = nextToken()
+put('claimed', runTick, token, node, runSig)
+if policy ~= 'allow' then hold(token, lease) end
+local old = redis.call('ZRANGEBYSCORE', TICKS, '-inf', '(' .. ms(now - retention), 'LIMIT', 0, 8)
+for _, stale in ipairs(old) do
+  redis.call('HDEL', HASH, 't:' .. stale)
+  redis.call('ZREM', TICKS, stale)
+end
+return reply('claimed', runTick, token, node, runSig, cancelled, nil, caught)
+`;
+
+/**
+ * Ends a run that holds the run marker. A tick waiting for it (`bufferOne`) is claimed for the
+ * releasing node, which runs it next; a node that is shutting down leaves it to the next claim.
+ * ARGV: 1 token, 2 node, 3 run lease, 4 retention, 5 take the waiting tick (1|0).
+ * Returns {held 0|1, next tick, next token}.
+ */
+export const RELEASE_RUN_SCRIPT = `${PRELUDE}
+if redis.call('HGET', HASH, 'run') ~= ARGV[1] then return {0} end
+local waiting = redis.call('HGET', HASH, 'buffered')
+if waiting and ARGV[5] == '1' then
+  redis.call('HDEL', HASH, 'buffered')
+  local status, _, _, _, waitingSig = parse(redis.call('HGET', HASH, 't:' .. waiting))
+  if status == 'buffered' and tonumber(waiting) >= now - tonumber(ARGV[4]) then
+    local token = nextToken()
+    put('claimed', waiting, token, ARGV[2], waitingSig)
+    hold(token, tonumber(ARGV[3]))
+    return {1, waiting, token}
+  end
+end
+redis.call('HDEL', HASH, 'run', 'runUntil')
+return {1}
+`;
+
+/** ARGV: 1 token, 2 run lease. Returns 1 if the marker is still the run's (and was extended). */
+export const RENEW_RUN_SCRIPT = `${PRELUDE}
+if redis.call('HGET', HASH, 'run') ~= ARGV[1] then return 0 end
+redis.call('HSET', HASH, 'runUntil', ms(now + tonumber(ARGV[2])))
+return 1
+`;
+
+/** ARGV: 1 limit. Returns {tick, record, ...} for the newest ticks. */
+export const RECENT_CLAIMS_SCRIPT = `
+local result = {}
+for _, tick in ipairs(redis.call('ZREVRANGE', KEYS[2], 0, tonumber(ARGV[1]) - 1)) do
+  local record = redis.call('HGET', KEYS[1], 't:' .. tick)
+  if record then
+    result[#result + 1] = tick
+    result[#result + 1] = record
+  end
+end
+return result
+`;
+
+/** Parses a `t:<tick>` record of the job hash; undefined for anything else. */
+export function parseTickRecord(tick: number, record: string): TickRecord | undefined {
+  const match = /^(claimed|buffered|overlap) (\d+) (\S+) (\d+)/.exec(record);
+  if (!match || !Number.isFinite(tick)) return undefined;
+  return {
+    tick,
+    status: match[1] as TickRecord['status'],
+    token: Number(match[2]),
+    nodeId: match[3],
+    at: Number(match[4]),
+  };
+}

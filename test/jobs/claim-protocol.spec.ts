@@ -1,0 +1,252 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { MemoryRegistryStore } from '../../lib/storage/memory-registry.store.js';
+import { RedisRegistryStore } from '../../lib/storage/redis-registry.store.js';
+import { registryKeys } from '../../lib/storage/registry-keys.js';
+import type { ClaimRequest, RegistryStore } from '../../lib/storage/registry-store.interface.js';
+import { startRedis, waitFor, type RedisHandle } from '../support/redis-harness.js';
+
+const P = 1000;
+
+/**
+ * The claim protocol as the stores implement it: the Redis scripts (real Redis) and the in-memory
+ * registry must agree on every rule.
+ */
+function claimProtocol(
+  name: string,
+  setup: () => { store: RegistryStore; now(): Promise<number> },
+) {
+  describe(name, () => {
+    let store: RegistryStore;
+    let now: () => Promise<number>;
+    let job = 0;
+    beforeAll(() => {
+      ({ store, now } = setup());
+    });
+
+    /** A fresh job key and a request maker with a tick grid starting a few periods ago. */
+    async function freshJob(overrides: Partial<ClaimRequest> = {}) {
+      const base = Math.floor((await now()) / P) * P - 10 * P;
+      const jobKey = `claims:job:{pool:${name}-${job++}}`;
+      const request = (tick: number, nodeId = 'a', extra: Partial<ClaimRequest> = {}) =>
+        store.claimTick({
+          jobKey,
+          tick,
+          nodeId,
+          signature: '',
+          notAfter: tick + 60_000,
+          retention: 120_000,
+          overlap: 'allow',
+          runLease: 5000,
+          ...overrides,
+          ...extra,
+        });
+      return { jobKey, base, claim: request };
+    }
+
+    it('grants a tick to one claim; a second claim of it is told who holds it', async () => {
+      const { base, claim } = await freshJob();
+      const first = await claim(base, 'a');
+      const second = await claim(base, 'b');
+      expect(first).toMatchObject({ status: 'claimed', tick: base, holder: 'a' });
+      expect(second).toMatchObject({
+        status: 'taken',
+        holder: 'a',
+        token: first.token,
+        takenAs: 'claimed',
+      });
+    });
+
+    it('grants an earlier tick after a later one was claimed (per-tick, not "later than the last")', async () => {
+      const { base, claim } = await freshJob();
+      const later = await claim(base + P, 'a');
+      const earlier = await claim(base, 'b');
+      expect(later.status).toBe('claimed');
+      expect(earlier).toMatchObject({ status: 'claimed', holder: 'b' });
+      // Tokens grow in the order Redis granted the claims.
+      expect(earlier.token).toBeGreaterThan(later.token);
+    });
+
+    it('refuses a claim after its starting deadline, and leaves the tick unclaimed', async () => {
+      const { base, claim, jobKey } = await freshJob();
+      const late = await claim(base, 'a', { notAfter: (await now()) - 1 });
+      expect(late.status).toBe('late');
+      expect(await store.recentClaims(jobKey, 10)).toEqual([]);
+    });
+
+    it('gives tokens that only grow and are at least Redis time in ms', async () => {
+      const { base, claim } = await freshJob();
+      const tokens: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const result = await claim(base + i * P);
+        expect(result.token).toBeGreaterThanOrEqual(result.serverTime);
+        tokens.push(result.token);
+      }
+      expect(tokens).toEqual([...tokens].sort((x, y) => x - y));
+      expect(new Set(tokens).size).toBe(5);
+    });
+
+    it('drops tick records older than the retention as claims come (bounded memory)', async () => {
+      const { base, claim, jobKey } = await freshJob({ retention: 4 * P });
+      // Ticks 10..1 periods old; each claim trims what is older than 4 periods.
+      for (let i = 0; i < 10; i++) await claim(base + i * P);
+      const kept = (await store.recentClaims(jobKey, 100)).map((r) => r.tick);
+      const cutoff = (await now()) - 4 * P;
+      expect(kept.length).toBeGreaterThan(0);
+      expect(kept.every((tick) => tick >= cutoff - P)).toBe(true);
+      expect(kept.length).toBeLessThanOrEqual(6);
+    });
+
+    it('reports recent claims newest first, with node, token, status and delay', async () => {
+      const { base, claim, jobKey } = await freshJob();
+      const a = await claim(base, 'a');
+      const b = await claim(base + P, 'b');
+      const records = await store.recentClaims(jobKey, 10);
+      expect(records.map((r) => [r.tick, r.nodeId, r.token, r.status])).toEqual([
+        [base + P, 'b', b.token, 'claimed'],
+        [base, 'a', a.token, 'claimed'],
+      ]);
+      expect(records[0].at).toBe(b.serverTime);
+    });
+
+    describe('overlap', () => {
+      it('skip: a tick that comes while a run holds the marker is skipped and recorded', async () => {
+        const { base, claim, jobKey } = await freshJob({ overlap: 'skip' });
+        const running = await claim(base, 'a');
+        expect(await claim(base + P, 'b')).toMatchObject({ status: 'overlap' });
+        // Another node asking for the skipped tick learns it was skipped, not claimed.
+        expect(await claim(base + P, 'c')).toMatchObject({ status: 'taken', takenAs: 'overlap' });
+        expect(await store.releaseRun(jobKey, running.token, 'a', 5000, 120_000, true)).toEqual({
+          held: true,
+          next: undefined,
+        });
+        expect((await claim(base + 2 * P, 'b')).status).toBe('claimed');
+      });
+
+      it('bufferOne: one tick waits and is claimed for the releasing node; further ones are skipped', async () => {
+        const { base, claim, jobKey } = await freshJob({ overlap: 'bufferOne' });
+        const running = await claim(base, 'a');
+        expect((await claim(base + P, 'b')).status).toBe('buffered');
+        expect((await claim(base + 2 * P, 'c')).status).toBe('overlap');
+        const released = await store.releaseRun(jobKey, running.token, 'a', 5000, 120_000, true);
+        expect(released.held).toBe(true);
+        expect(released.next).toMatchObject({ tick: base + P });
+        expect(released.next!.token).toBeGreaterThan(running.token);
+        const records = await store.recentClaims(jobKey, 10);
+        expect(records.find((r) => r.tick === base + P)).toMatchObject({
+          status: 'claimed',
+          nodeId: 'a',
+        });
+        // Nothing waits any more: the next release frees the marker.
+        expect(
+          await store.releaseRun(jobKey, released.next!.token, 'a', 5000, 120_000, true),
+        ).toEqual({ held: true, next: undefined });
+      });
+
+      it('bufferOne: when the run it waited for dies, the waiting tick runs with the next claim and that one waits', async () => {
+        const { base, claim } = await freshJob({ overlap: 'bufferOne' });
+        const dying = await claim(base, 'a', { runLease: 50 });
+        expect((await claim(base + P, 'b')).status).toBe('buffered');
+        await waitFor(async () => (await now()) > dying.serverTime + 50, { timeout: 2000 });
+        const next = await claim(base + 2 * P, 'c');
+        expect(next).toMatchObject({ status: 'claimed', tick: base + P, holder: 'c' });
+        expect((await claim(base + 2 * P, 'd')).takenAs).toBe('buffered');
+      });
+
+      it('bufferOne: a node that shuts down leaves the waiting tick to the next claim', async () => {
+        const { base, claim, jobKey } = await freshJob({ overlap: 'bufferOne' });
+        const running = await claim(base, 'a');
+        await claim(base + P, 'b');
+        const released = await store.releaseRun(jobKey, running.token, 'a', 5000, 120_000, false);
+        expect(released).toEqual({ held: true, next: undefined });
+        expect(await claim(base + 2 * P, 'c')).toMatchObject({ status: 'claimed', tick: base + P });
+      });
+
+      it('cancelOther: the new tick is claimed at once and names the run it cancels, whose marker is gone', async () => {
+        const { base, claim, jobKey } = await freshJob({ overlap: 'cancelOther' });
+        const old = await claim(base, 'a');
+        const fresh = await claim(base + P, 'b');
+        expect(fresh).toMatchObject({ status: 'claimed', cancelled: old.token });
+        expect(await store.renewRun(jobKey, old.token, 5000)).toBe(false);
+        expect(await store.renewRun(jobKey, fresh.token, 5000)).toBe(true);
+        expect((await store.releaseRun(jobKey, old.token, 'a', 5000, 120_000, true)).held).toBe(
+          false,
+        );
+      });
+    });
+
+    describe('catch-up', () => {
+      const signed = (ticks: number[]) => ticks.map((tick) => ({ tick, signature: '' }));
+
+      it('claims the missed ticks after the last record, oldest first, with smaller tokens', async () => {
+        const { base, claim } = await freshJob();
+        await claim(base);
+        const missed = [base + P, base + 2 * P, base + 3 * P];
+        const result = await claim(base + 4 * P, 'a', {
+          catchup: { window: 60_000, ticks: signed([base - P, ...missed]) },
+        });
+        expect(result.status).toBe('claimed');
+        expect(result.catchup.map((c) => c.tick)).toEqual(missed);
+        const tokens = [...result.catchup.map((c) => c.token), result.token];
+        expect(tokens).toEqual([...tokens].sort((x, y) => x - y));
+      });
+
+      it('skips candidates already claimed, older than the window, or of a job never run', async () => {
+        const { base, claim } = await freshJob();
+        const none = await claim(base + 5 * P, 'a', {
+          catchup: { window: 60_000, ticks: signed([base + 4 * P]) },
+        });
+        expect(none.catchup).toEqual([]); // no record before: nothing counts as missed
+        await claim(base + 7 * P, 'b');
+        const result = await claim(base + 9 * P, 'a', {
+          catchup: {
+            window: (await now()) - (base + 6 * P) - 1,
+            ticks: signed([base + 6 * P, base + 7 * P, base + 8 * P]),
+          },
+        });
+        expect(result.catchup.map((c) => c.tick)).toEqual([base + 8 * P]);
+      });
+    });
+
+    it('disregards a record whose signature a node found forged', async () => {
+      const { base, claim } = await freshJob();
+      const forged = await claim(base, 'mallory', { signature: 'not-a-real-hmac' });
+      expect(forged.status).toBe('claimed');
+      const blocked = await claim(base, 'a', { signature: 'good' });
+      expect(blocked).toMatchObject({ status: 'taken', signature: 'not-a-real-hmac' });
+      const overridden = await claim(base, 'a', { signature: 'good', override: blocked.signature });
+      expect(overridden).toMatchObject({ status: 'claimed', holder: 'a', signature: 'good' });
+    });
+  });
+}
+
+describe('claim protocol', () => {
+  let redis: RedisHandle;
+  let client: Redis;
+  beforeAll(async () => {
+    redis = await startRedis();
+    client = new Redis(redis.url);
+  });
+  afterAll(async () => {
+    client.disconnect();
+    await redis.stop();
+  });
+
+  claimProtocol('Redis scripts', () => ({
+    store: new RedisRegistryStore({
+      client,
+      ownsClient: false,
+      keys: registryKeys(`claims-${redis.keyPrefix}`, 'claims:events'),
+      pubSubEnabled: false,
+    }),
+    async now() {
+      const [seconds, micros] = await client.time();
+      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    },
+  }));
+
+  claimProtocol('in-memory registry', () => {
+    const store = new MemoryRegistryStore('claims-memory', false);
+    return { store, now: async () => (await store.version()).serverTime };
+  });
+});
