@@ -4,3 +4,7 @@ export const DISCOVERY_OPTIONS = Symbol('DISCOVERY_OPTIONS');
 export const REGISTRY_STORE = Symbol('REGISTRY_STORE');
 /** Metadata key that `@DistributedJob()` puts on a method. */
 export const DISTRIBUTED_JOB_METADATA = 'nestjs-redis-discovery:distributed-job';
+/** Injection token of the shared `DiscoveryStats` counters. */
+export const DISCOVERY_STATS = Symbol('DISCOVERY_STATS');
+/** Injection token of the `RecordSigner` built from `signingKey` (undefined without one). */
+export const RECORD_SIGNER = Symbol('RECORD_SIGNER');

@@ -16,7 +16,17 @@ import {
   OPTIONS_TYPE,
   RAW_DISCOVERY_OPTIONS,
 } from './discovery.module-definition.js';
-import { DISCOVERY_OPTIONS, REGISTRY_STORE } from './discovery.constants.js';
+import { RecordSigner } from './common/record-signer.js';
+import { ServerClock } from './common/server-clock.js';
+import {
+  DISCOVERY_OPTIONS,
+  DISCOVERY_STATS,
+  RECORD_SIGNER,
+  REGISTRY_STORE,
+} from './discovery.constants.js';
+import type { DiscoveryStats } from './discovery/node-info.interface.js';
+import { NodeMembership } from './discovery/node-membership.service.js';
+import { RegistrySync } from './discovery/registry-sync.service.js';
 import { ServiceDiscovery } from './discovery/service-discovery.service.js';
 import { DistributedJobs } from './jobs/distributed-jobs.service.js';
 import { DistributedJobsExplorer } from './jobs/distributed-jobs.explorer.js';
@@ -37,6 +47,16 @@ import type { RegistryStore } from './storage/registry-store.interface.js';
   providers: [
     { provide: DISCOVERY_OPTIONS, useFactory: validateOptions, inject: [RAW_DISCOVERY_OPTIONS] },
     { provide: REGISTRY_STORE, useFactory: createRegistryStore, inject: [DISCOVERY_OPTIONS] },
+    { provide: ServerClock, useFactory: () => new ServerClock() },
+    { provide: DISCOVERY_STATS, useFactory: newStats },
+    {
+      provide: RECORD_SIGNER,
+      useFactory: ({ signingKey }: ResolvedDiscoveryOptions) =>
+        signingKey === undefined ? undefined : new RecordSigner(signingKey),
+      inject: [DISCOVERY_OPTIONS],
+    },
+    RegistrySync,
+    NodeMembership,
     ServiceDiscovery,
     NodePool,
     DistributedJobs,
@@ -117,6 +137,19 @@ export class DiscoveryModule
       throw error;
     }
   }
+}
+
+function newStats(): DiscoveryStats {
+  return {
+    heartbeats: 0,
+    heartbeatFailures: 0,
+    reRegistrations: 0,
+    resyncs: 0,
+    malformedEvents: 0,
+    malformedRecords: 0,
+    unverified: 0,
+    handlerErrors: 0,
+  };
 }
 
 function listeningPort(server: unknown): number | undefined {

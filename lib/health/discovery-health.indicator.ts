@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { DISCOVERY_OPTIONS } from '../discovery.constants.js';
-import { ServiceDiscovery } from '../discovery/service-discovery.service.js';
+import { NodeMembership } from '../discovery/node-membership.service.js';
 import { NodePool } from '../node-pool/node-pool.service.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
 
@@ -19,7 +19,7 @@ export class DiscoveryHealthIndicator {
 
   constructor(
     @Inject(DISCOVERY_OPTIONS) private readonly options: ResolvedDiscoveryOptions,
-    private readonly discovery: ServiceDiscovery,
+    private readonly membership: NodeMembership,
     private readonly pool: NodePool,
   ) {}
 
@@ -27,15 +27,15 @@ export class DiscoveryHealthIndicator {
     key: Key = 'discovery' as Key,
   ): Promise<HealthIndicatorResult<Key>> {
     const indicator = (await this.indicatorService()).check(key);
-    const lease = this.discovery.leaseStatus();
+    const lease = this.membership.leaseStatus();
     const details = {
-      nodeId: this.discovery.nodeId,
+      nodeId: this.membership.nodeId,
       serviceName: this.options.serviceName,
       pool: this.pool.getState(),
       nodes: this.pool.getNodes().length,
       lastHeartbeatAge: lease.lastHeartbeatAge ?? null,
     };
-    if (this.discovery.isShuttingDown)
+    if (this.membership.isShuttingDown)
       return indicator.down({ ...details, message: 'shutting down' });
     if (this.options.clientMode) return indicator.up({ ...details, clientMode: true });
     if (!lease.valid)

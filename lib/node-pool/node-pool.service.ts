@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
-import { ServiceDiscovery } from '../discovery/service-discovery.service.js';
+import { RegistrySync } from '../discovery/registry-sync.service.js';
 import { DISCOVERY_OPTIONS } from '../discovery.constants.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
 import { HashRing } from './hash-ring.js';
@@ -25,7 +25,7 @@ export class NodePool {
 
   constructor(
     @Inject(DISCOVERY_OPTIONS) private readonly options: ResolvedDiscoveryOptions,
-    private readonly discovery: ServiceDiscovery,
+    private readonly sync: RegistrySync,
   ) {}
 
   /** True only on the job's owner while the pool is steady (the seed's `CheckJobAvailable`). */
@@ -34,7 +34,7 @@ export class NodePool {
     return (
       this.members !== '' &&
       this.state() === 'steady' &&
-      this.ownerOf(jobName) === this.discovery.nodeId
+      this.ownerOf(jobName) === this.options.nodeId
     );
   }
 
@@ -51,7 +51,7 @@ export class NodePool {
   }
 
   getNodeId(): string {
-    return this.discovery.nodeId;
+    return this.options.nodeId;
   }
 
   getState(): PoolState {
@@ -69,7 +69,7 @@ export class NodePool {
    * Position of `nodeId` among the nodes that should take `jobName`: 0 for the owner, 1 for the
    * node after it on the ring, and so on; the pool size when the node is not in the pool.
    */
-  rank(jobName: string, nodeId = this.discovery.nodeId): number {
+  rank(jobName: string, nodeId = this.options.nodeId): number {
     this.refresh();
     if (this.ownerOf(jobName) === nodeId) return 0;
     const order = this.ring.preference(jobName, this.ring.size);
@@ -97,11 +97,11 @@ export class NodePool {
   }
 
   private refresh(force = false): void {
-    const generation = this.discovery.viewGeneration;
+    const generation = this.sync.view.generation;
     if (!force && generation === this.seenGeneration) return;
     this.seenGeneration = generation;
-    const ids = this.discovery
-      .poolNodes()
+    const ids = this.sync.view
+      .pool(this.options.serviceName)
       .map((node) => node.nodeId)
       .sort();
     const members = ids.join('\n');

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { DuplicateNodeIdError } from '../common/errors.js';
 import type {
   BeatResult,
@@ -13,27 +13,20 @@ import type {
   ReleaseResult,
   TickRecord,
 } from './registry-store.interface.js';
-import { jobKeys, type RegistryKeys } from './registry-keys.js';
-import {
-  CLAIM_SCRIPT,
-  RECENT_CLAIMS_SCRIPT,
-  RELEASE_RUN_SCRIPT,
-  RENEW_RUN_SCRIPT,
-  parseTickRecord,
-} from './job-scripts.js';
+import type { RegistryKeys } from './registry-keys.js';
+import { RedisJobClaims } from './redis-job-claims.js';
+import { RedisScript, type RedisClient } from './redis-script.js';
 import {
   BEAT_SCRIPT,
   DEREGISTER_SCRIPT,
   FETCH_NODE_SCRIPT,
   FETCH_SERVICE_SCRIPT,
   REAP_SCRIPT,
-  RedisScript,
   SNAPSHOT_SCRIPT,
   VERSION_SCRIPT,
 } from './redis-scripts.js';
 
-type Client = Redis | Cluster;
-type Reply = Array<string | number | null>;
+type Client = RedisClient;
 
 const beat = new RedisScript(BEAT_SCRIPT);
 const deregister = new RedisScript(DEREGISTER_SCRIPT);
@@ -42,10 +35,6 @@ const snapshot = new RedisScript(SNAPSHOT_SCRIPT);
 const version = new RedisScript(VERSION_SCRIPT);
 const fetchService = new RedisScript(FETCH_SERVICE_SCRIPT);
 const fetchNode = new RedisScript(FETCH_NODE_SCRIPT);
-const claim = new RedisScript(CLAIM_SCRIPT);
-const releaseRun = new RedisScript(RELEASE_RUN_SCRIPT);
-const renewRun = new RedisScript(RENEW_RUN_SCRIPT);
-const recentClaims = new RedisScript(RECENT_CLAIMS_SCRIPT);
 
 /** Nodes expired at once that one reap removes; the rest go in the next run, right after. */
 const REAP_BATCH = 100;
@@ -62,10 +51,12 @@ export class RedisRegistryStore implements RegistryStore {
   readonly kind = 'redis' as const;
   private readonly subscribers = new Set<Client>();
   private readonly registryKeys: string[];
+  private readonly claims: RedisJobClaims;
 
   constructor(private readonly options: RedisRegistryStoreOptions) {
     const { keys } = options;
     this.registryKeys = [keys.nodes, keys.deadlines, keys.meta, keys.owners];
+    this.claims = new RedisJobClaims(options.client);
   }
 
   get client(): Client {
@@ -83,7 +74,7 @@ export class RedisRegistryStore implements RegistryStore {
     services: string[],
     ttl: number,
   ): Promise<BeatResult> {
-    const reply = await this.run(beat, this.registryKeys, [
+    const reply = await this.script(beat, this.registryKeys, [
       nodeId,
       instance,
       record,
@@ -107,7 +98,7 @@ export class RedisRegistryStore implements RegistryStore {
   }
 
   async deregister(nodeId: string, instance: string): Promise<boolean> {
-    const removed = await this.runScalar(deregister, this.registryKeys, [
+    const removed = await this.scalar(deregister, this.registryKeys, [
       nodeId,
       instance,
       randomUUID(),
@@ -117,7 +108,11 @@ export class RedisRegistryStore implements RegistryStore {
   }
 
   async reap(): Promise<ReapResult> {
-    const reply = await this.run(reap, this.registryKeys, [randomUUID(), this.channel, REAP_BATCH]);
+    const reply = await this.script(reap, this.registryKeys, [
+      randomUUID(),
+      this.channel,
+      REAP_BATCH,
+    ]);
     const [epoch, registryVersion, serverTime, nextDeadline, ...removed] = reply;
     return {
       epoch: String(epoch),
@@ -129,7 +124,7 @@ export class RedisRegistryStore implements RegistryStore {
   }
 
   async snapshot(): Promise<RegistrySnapshot> {
-    const [epoch, registryVersion, serverTime, ...records] = await this.run(
+    const [epoch, registryVersion, serverTime, ...records] = await this.script(
       snapshot,
       this.registryKeys,
       [],
@@ -143,7 +138,7 @@ export class RedisRegistryStore implements RegistryStore {
   }
 
   async version(): Promise<RegistryVersion> {
-    const [epoch, registryVersion, serverTime] = await this.run(version, this.registryKeys, []);
+    const [epoch, registryVersion, serverTime] = await this.script(version, this.registryKeys, []);
     return {
       epoch: String(epoch),
       version: Number(registryVersion),
@@ -153,7 +148,7 @@ export class RedisRegistryStore implements RegistryStore {
 
   async fetchService(serviceName: string): Promise<FetchResult> {
     const { keys } = this.options;
-    const [serverTime, ...records] = await this.run(
+    const [serverTime, ...records] = await this.script(
       fetchService,
       [keys.servicePrefix + serviceName, keys.nodes, keys.deadlines],
       [],
@@ -163,44 +158,15 @@ export class RedisRegistryStore implements RegistryStore {
 
   async fetchNode(nodeId: string): Promise<string | undefined> {
     const { keys } = this.options;
-    const record = await this.runScalar(fetchNode, [keys.nodes, keys.deadlines], [nodeId]);
+    const record = await this.scalar(fetchNode, [keys.nodes, keys.deadlines], [nodeId]);
     return typeof record === 'string' ? record : undefined;
   }
 
-  async claimTick(request: ClaimRequest): Promise<ClaimResult> {
-    const candidates = request.catchup?.ticks.flatMap((c) => [c.tick, c.signature]) ?? [];
-    const reply = await this.run(claim, jobKeys(request.jobKey), [
-      request.tick,
-      request.nodeId,
-      request.signature,
-      request.notAfter,
-      request.retention,
-      request.overlap,
-      request.runLease,
-      request.override ?? '',
-      request.catchup ? Math.max(0, Math.round(request.catchup.window)) : '',
-      ...candidates,
-    ]);
-    const [status, tick, token, holder, signature, serverTime, cancelled, takenAs, ...caught] =
-      reply;
-    const catchup: ClaimResult['catchup'] = [];
-    for (let i = 0; i + 1 < caught.length; i += 2) {
-      catchup.push({ tick: Number(caught[i]), token: Number(caught[i + 1]) });
-    }
-    return {
-      status: String(status) as ClaimResult['status'],
-      tick: Number(tick),
-      token: Number(token),
-      holder: String(holder),
-      signature: String(signature ?? ''),
-      serverTime: Number(serverTime),
-      catchup,
-      cancelled: cancelled ? Number(cancelled) : undefined,
-      takenAs: takenAs ? (String(takenAs) as ClaimResult['takenAs']) : undefined,
-    };
+  claimTick(request: ClaimRequest): Promise<ClaimResult> {
+    return this.claims.claim(request);
   }
 
-  async releaseRun(
+  releaseRun(
     jobKey: string,
     token: number,
     nodeId: string,
@@ -208,31 +174,15 @@ export class RedisRegistryStore implements RegistryStore {
     retention: number,
     takeNext: boolean,
   ): Promise<ReleaseResult> {
-    const [held, tick, next] = await this.run(releaseRun, jobKeys(jobKey), [
-      token,
-      nodeId,
-      runLease,
-      retention,
-      takeNext ? 1 : 0,
-    ]);
-    return {
-      held: Number(held) === 1,
-      next: tick === undefined ? undefined : { tick: Number(tick), token: Number(next) },
-    };
+    return this.claims.release(jobKey, token, nodeId, runLease, retention, takeNext);
   }
 
-  async renewRun(jobKey: string, token: number, runLease: number): Promise<boolean> {
-    return Number(await this.runScalar(renewRun, jobKeys(jobKey), [token, runLease])) === 1;
+  renewRun(jobKey: string, token: number, runLease: number): Promise<boolean> {
+    return this.claims.renew(jobKey, token, runLease);
   }
 
-  async recentClaims(jobKey: string, limit: number): Promise<TickRecord[]> {
-    const reply = await this.run(recentClaims, jobKeys(jobKey), [limit]);
-    const records: TickRecord[] = [];
-    for (let i = 0; i + 1 < reply.length; i += 2) {
-      const record = parseTickRecord(Number(reply[i]), String(reply[i + 1]));
-      if (record) records.push(record);
-    }
-    return records;
+  recentClaims(jobKey: string, limit: number): Promise<TickRecord[]> {
+    return this.claims.recent(jobKey, limit);
   }
 
   async subscribe(
@@ -265,6 +215,14 @@ export class RedisRegistryStore implements RegistryStore {
     };
   }
 
+  private script(script: RedisScript, keys: string[], args: Array<string | number>) {
+    return script.list(this.client, keys, args);
+  }
+
+  private scalar(script: RedisScript, keys: string[], args: Array<string | number>) {
+    return script.run(this.client, keys, args);
+  }
+
   async close(): Promise<void> {
     for (const subscriber of this.subscribers) disconnect(subscriber);
     this.subscribers.clear();
@@ -273,28 +231,6 @@ export class RedisRegistryStore implements RegistryStore {
     // QUIT waits for the server; a client that is not connected would wait forever (or retry).
     if (client.status === 'ready') await client.quit().catch(() => disconnect(client));
     else disconnect(client);
-  }
-
-  private async run(
-    script: RedisScript,
-    keys: string[],
-    args: Array<string | number>,
-  ): Promise<Reply> {
-    const reply = await this.runScalar(script, keys, args);
-    return reply as Reply;
-  }
-
-  private async runScalar(
-    script: RedisScript,
-    keys: string[],
-    args: Array<string | number>,
-  ): Promise<unknown> {
-    try {
-      return await this.client.evalsha(script.sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return this.client.eval(script.source, keys.length, ...keys, ...args);
-    }
   }
 }
 

@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-
 /**
  * Lua scripts of the Redis registry. Each runs atomically on one hash slot and reads the clock with
  * `TIME`, so every deadline is Redis server time, never a client's clock. Events are published from
@@ -184,12 +182,3 @@ local deadline = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0')
 if deadline <= now then return false end
 return redis.call('HGET', KEYS[1], ARGV[1])
 `;
-
-/** A script run by EVALSHA, loaded with EVAL on the first NOSCRIPT (after a restart or a failover). */
-export class RedisScript {
-  readonly sha: string;
-
-  constructor(readonly source: string) {
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
-}

@@ -1,0 +1,52 @@
+// Turns records read back from Redis into frozen NodeInfo objects, once per distinct record
+// (cached), and counts and logs what it has to skip (garbage, or signatures that do not verify).
+import type { Logger } from '@nestjs/common';
+import type { RecordSigner } from '../common/record-signer.js';
+import { ThrottledWarning } from '../common/throttled-warning.js';
+import type { DiscoveryStats, NodeInfo } from './node-info.interface.js';
+import { decodeRecord, type Rejection } from './node-record.codec.js';
+
+/** Parsed records kept for fresh lookups and resyncs; emptied when full. */
+const DECODED_CACHE_SIZE = 10_000;
+
+export class RecordDecoder {
+  /** Raw record -> parsed node (read-only). */
+  private readonly decoded = new Map<string, NodeInfo>();
+  private readonly badData: ThrottledWarning;
+
+  constructor(
+    private readonly signer: RecordSigner | undefined,
+    private readonly stats: DiscoveryStats,
+    logger: Logger,
+  ) {
+    this.badData = new ThrottledWarning(logger);
+  }
+
+  /** The valid records, parsed; records rarely change, so each is parsed and checked once. */
+  decodeAll(records: string[]): NodeInfo[] {
+    return records.flatMap((raw) => {
+      let node = this.decoded.get(raw);
+      if (!node) {
+        const decoded = decodeRecord(raw, this.signer);
+        if (typeof decoded === 'string') return (this.reject(decoded, 'node record in Redis'), []);
+        if (this.decoded.size >= DECODED_CACHE_SIZE) this.decoded.clear();
+        this.decoded.set(raw, (node = decoded));
+      }
+      return [node];
+    });
+  }
+
+  /** Counts and (throttled) logs something skipped: `what` says where it came from. */
+  reject(reason: Rejection, what: string): void {
+    if (reason === 'unverified') {
+      this.stats.unverified += 1;
+      this.badData.warn(`Skipped a ${what} that failed signature verification`);
+    } else if (what.startsWith('message')) {
+      this.stats.malformedEvents += 1;
+      this.badData.warn(`Skipped a malformed ${what}`);
+    } else {
+      this.stats.malformedRecords += 1;
+      this.badData.warn(`Skipped a malformed ${what}`);
+    }
+  }
+}

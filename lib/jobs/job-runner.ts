@@ -1,0 +1,185 @@
+// Runs claimed ticks on this node: the run context, the run marker's renewal (overlap policies),
+// the release that starts a tick that waited, cancellation, and the drain at shutdown.
+import { Logger } from '@nestjs/common';
+import { performance } from 'node:perf_hooks';
+import { DiscoveryError, RunCancelledError } from '../common/errors.js';
+import type { NodeMembership } from '../discovery/node-membership.service.js';
+import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
+import type { RegistryStore } from '../storage/registry-store.interface.js';
+import { jobContextStorage } from './job-context.js';
+import { JobRun } from './job-run.js';
+import { sawTick, type JobState } from './job-state.js';
+
+export type JobMethod = (...args: unknown[]) => unknown;
+
+/** The method of a job, bound to its instance and arguments. */
+export interface JobCall {
+  instance: object;
+  method: JobMethod;
+  args: unknown[];
+}
+
+interface ActiveRun {
+  job: JobState;
+  run: JobRun;
+  /** Token of the run marker this run holds (overlap policies other than `allow`). */
+  marker: number | undefined;
+  done: Promise<unknown>;
+}
+
+export class JobRunner {
+  private readonly logger = new Logger('DistributedJobs');
+  private readonly running = new Set<ActiveRun>();
+  /** Releases of run markers in flight: one may start a tick that waited, so drain waits for them. */
+  private readonly releases = new Set<Promise<void>>();
+  private draining = false;
+
+  constructor(
+    private readonly options: ResolvedDiscoveryOptions,
+    private readonly store: RegistryStore,
+    private readonly membership: NodeMembership,
+  ) {}
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Runs one claimed tick; `marker` is the run marker it holds, if the job has one. */
+  async run(
+    job: JobState,
+    call: JobCall,
+    claim: { tick: number; token: number },
+    catchup: boolean,
+    marker: number | undefined,
+  ): Promise<unknown> {
+    const { definition } = job;
+    const run = new JobRun(
+      definition.name,
+      claim.tick,
+      claim.token,
+      catchup,
+      this.membership.lease,
+    );
+    const startedAt = performance.now();
+    job.running += 1;
+    job.runs += 1;
+    if (catchup) job.catchups += 1;
+    job.lastRun = new Date();
+    job.lastStartDelay = Math.round(this.membership.serverNow() - claim.tick);
+    job.lastToken = claim.token;
+    const renewal = marker === undefined ? undefined : this.keepMarker(job, marker, run);
+    const done = jobContextStorage.run(run, async () =>
+      call.method.apply(call.instance, call.args),
+    );
+    const active: ActiveRun = { job, run, marker, done };
+    this.running.add(active);
+    try {
+      return await done;
+    } catch (error) {
+      job.errors += 1;
+      job.lastError = message(error);
+      this.logger.error(
+        `Job ${definition.name} failed (tick ${run.tick.toISOString()}): ${message(error)}`,
+      );
+      return undefined;
+    } finally {
+      clearInterval(renewal);
+      this.running.delete(active);
+      job.running -= 1;
+      job.lastDuration = Math.round(performance.now() - startedAt);
+    }
+  }
+
+  /** Ends a marker-holding run in the background; a tick that waited for it runs next, here. */
+  release(job: JobState, marker: number, call: JobCall): void {
+    const releasing = this.releaseAndRunNext(job, marker, call);
+    this.releases.add(releasing);
+    void releasing.finally(() => this.releases.delete(releasing));
+  }
+
+  /** A newer tick took the marker of `marker` (`cancelOther`): its run here stops at once. */
+  cancel(job: JobState, marker: number, tick: number): void {
+    for (const active of this.running) {
+      if (active.job === job && active.marker === marker) {
+        active.run.abort(
+          new RunCancelledError(
+            `Job ${job.definition.name}: tick ${new Date(tick).toISOString()} started (overlap 'cancelOther')`,
+          ),
+        );
+      }
+    }
+  }
+
+  abortAll(reason: Error): void {
+    for (const active of this.running) active.run.abort(reason);
+  }
+
+  /** Stops taking ticks and waits for running jobs, up to `jobs.drainTimeout`, then aborts them. */
+  async drain(): Promise<void> {
+    this.draining = true;
+    const pending = [...this.releases, ...[...this.running].map((active) => active.done)];
+    if (pending.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      Promise.allSettled(pending).then(() => false),
+      new Promise<boolean>(
+        (resolve) => (timer = setTimeout(resolve, this.options.jobs.drainTimeout, true)),
+      ),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      this.logger.warn(
+        `Shutdown: ${this.running.size} job(s) still running after ${this.options.jobs.drainTimeout} ms; aborting`,
+      );
+      this.abortAll(new DiscoveryError('Shutdown drain timeout'));
+    }
+  }
+
+  /** Renews the run marker while the run goes on; a marker taken over cancels the run. */
+  private keepMarker(job: JobState, marker: number, run: JobRun): NodeJS.Timeout {
+    const { heartbeatInterval, heartbeatTTL } = this.options;
+    const { key, name } = job.definition;
+    const every = Math.max(1, Math.min(heartbeatInterval, Math.floor(heartbeatTTL / 3)));
+    return setInterval(() => {
+      this.store.renewRun(key, marker, heartbeatTTL).then(
+        (held) => {
+          if (held) return;
+          run.abort(
+            new RunCancelledError(
+              `Job ${name}: another run took over (a newer tick with overlap 'cancelOther', or the run marker expired)`,
+            ),
+          );
+        },
+        () => undefined, // Redis unreachable: the lease decides (see NodeLease)
+      );
+    }, every);
+  }
+
+  private async releaseAndRunNext(job: JobState, marker: number, call: JobCall): Promise<void> {
+    const { definition } = job;
+    for (let token = marker; ;) {
+      let next;
+      try {
+        ({ next } = await this.store.releaseRun(
+          definition.key,
+          token,
+          this.membership.nodeId,
+          this.options.heartbeatTTL,
+          definition.retention,
+          !this.draining && this.membership.lease.isValid(),
+        ));
+      } catch (error) {
+        this.logger.warn(`Job ${definition.name}: could not release its run: ${message(error)}`);
+        return; // the marker lapses with its lease
+      }
+      if (!next) return;
+      token = next.token;
+      sawTick(job, next.tick);
+      await this.run(job, call, next, false, token);
+    }
+  }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

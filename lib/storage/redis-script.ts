@@ -1,0 +1,33 @@
+// A Lua script sent by EVALSHA (its SHA1 computed once), loaded with EVAL on the first NOSCRIPT
+// (after a restart or a failover), on a Redis or a Cluster client.
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+
+export type RedisClient = Redis | Cluster;
+export type ScriptReply = Array<string | number | null>;
+
+export class RedisScript {
+  readonly sha: string;
+
+  constructor(readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(client: RedisClient, keys: string[], args: Array<string | number>): Promise<unknown> {
+    try {
+      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return client.eval(this.source, keys.length, ...keys, ...args);
+    }
+  }
+
+  /** Like `run`, for scripts that reply with an array. */
+  async list(
+    client: RedisClient,
+    keys: string[],
+    args: Array<string | number>,
+  ): Promise<ScriptReply> {
+    return (await this.run(client, keys, args)) as ScriptReply;
+  }
+}
