@@ -145,6 +145,8 @@ function newStats(): DiscoveryStats {
     heartbeatFailures: 0,
     reRegistrations: 0,
     resyncs: 0,
+    rollbacks: 0,
+    divergences: 0,
     malformedEvents: 0,
     malformedRecords: 0,
     unverified: 0,

@@ -17,6 +17,7 @@ export {
   InvalidArgumentError,
   InvalidOptionError,
   LeaseLostError,
+  RegistryUnavailableError,
   RunCancelledError,
 } from './common/errors.js';
 export { ServiceDiscovery } from './discovery/service-discovery.service.js';

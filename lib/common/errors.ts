@@ -37,3 +37,19 @@ export class LeaseLostError extends DiscoveryError {}
 
 /** A run was cancelled: a newer tick started (`overlap: 'cancelOther'`) or its run marker was lost. */
 export class RunCancelledError extends DiscoveryError {}
+
+/** Redis did not answer within `startupTimeout`: the app cannot start. */
+export class RegistryUnavailableError extends DiscoveryError {
+  constructor(
+    /** Where the registry was looked for (`host:port`, sentinels or cluster nodes). */
+    readonly address: string,
+    /** How long the start waited, in ms. */
+    readonly waitedMs: number,
+    /** The last error seen while trying. */
+    readonly lastError: string,
+  ) {
+    super(
+      `Redis at ${address} did not answer within ${waitedMs} ms (option startupTimeout); last error: ${lastError}`,
+    );
+  }
+}

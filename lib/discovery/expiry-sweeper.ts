@@ -4,6 +4,7 @@ import { Logger } from '@nestjs/common';
 import { ServerClock } from '../common/server-clock.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
 import type { ReapResult, RegistryStore } from '../storage/registry-store.interface.js';
+import type { ViewMark } from './registry-view.js';
 
 /**
  * Every heartbeat reaps expired peers and tells the earliest deadline left, so in a healthy
@@ -21,8 +22,10 @@ export class ExpirySweeper {
     private readonly options: ResolvedDiscoveryOptions,
     private readonly store: RegistryStore,
     private readonly clock: ServerClock,
+    /** What the view had applied when a sweep is sent, handed back with its reply. */
+    private readonly mark: () => ViewMark,
     /** Every reply of a sweep, for the view to check itself against. */
-    private readonly onReply: (reply: ReapResult) => void,
+    private readonly onReply: (reply: ReapResult, sent: ViewMark) => void,
   ) {}
 
   /** Plans the next sweep from a reply's earliest deadline (`null`: none), or after `delay` ms. */
@@ -48,10 +51,11 @@ export class ExpirySweeper {
   private async sweep(): Promise<void> {
     this.timer = undefined;
     try {
+      const sent = this.mark();
       const sentAt = ServerClock.local();
       const result = await this.store.reap();
       this.clock.observe(result.serverTime, sentAt, ServerClock.local());
-      this.onReply(result);
+      this.onReply(result, sent);
       this.plan(result.nextDeadline);
     } catch (error) {
       this.logger.warn(`Expiry sweep failed: ${error instanceof Error ? error.message : error}`);

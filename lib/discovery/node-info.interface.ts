@@ -35,7 +35,15 @@ export interface DiscoveryStats {
   heartbeats: number;
   heartbeatFailures: number;
   reRegistrations: number;
+  /** Times the view was replaced by a snapshot (missed events, rollbacks, divergences). */
   resyncs: number;
+  /**
+   * Times Redis answered with a lower version than the view had already applied: Redis lost
+   * writes (a failover, a restore), or an event claimed a version Redis never reached.
+   */
+  rollbacks: number;
+  /** Times the view's digest differed from Redis's at the same version (a forged or lost event). */
+  divergences: number;
   malformedEvents: number;
   malformedRecords: number;
   /** Records, events and job claims that failed signature verification (with `signingKey`). */

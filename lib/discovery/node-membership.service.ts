@@ -4,7 +4,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { backoffDelay } from '../common/backoff.js';
-import { DuplicateNodeIdError } from '../common/errors.js';
+import { DuplicateNodeIdError, RegistryUnavailableError } from '../common/errors.js';
 import type { RecordSigner } from '../common/record-signer.js';
 import { ServerClock } from '../common/server-clock.js';
 import {
@@ -17,6 +17,7 @@ import type {
   ResolvedDiscoveryOptions,
   ServiceDescriptor,
 } from '../options/discovery-options.interface.js';
+import { recordTag } from '../storage/registry-digest.js';
 import type { RegistryStore } from '../storage/registry-store.interface.js';
 import type { DiscoveryStats, NodeInfo } from './node-info.interface.js';
 import { NodeLease } from './node-lease.js';
@@ -59,6 +60,7 @@ export class NodeMembership {
   private consecutiveFailures = 0;
   private failingSince = 0;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private lastEncoded: { record: string; tag: string } | undefined;
 
   constructor(
     @Inject(DISCOVERY_OPTIONS) private readonly options: ResolvedDiscoveryOptions,
@@ -85,10 +87,12 @@ export class NodeMembership {
     };
   }
 
-  /** Registers and keeps beating; resolves after the first registration. Idempotent. */
+  /**
+   * Starts the view and registers, waiting up to `startupTimeout` for Redis to answer; then keeps
+   * beating. Resolves after the first registration (a client: once the view is up). Idempotent.
+   */
   start(): Promise<void> {
-    if (this.options.clientMode) return this.sync.start();
-    this.started ??= this.register();
+    this.started ??= this.connect();
     return this.started;
   }
 
@@ -199,29 +203,39 @@ export class NodeMembership {
 
   // --- registration and heartbeats --------------------------------------------------------------
 
-  private async register(): Promise<void> {
-    await this.sync.start();
-    const giveUpAt = ServerClock.local() + this.options.heartbeatTTL;
+  private async connect(): Promise<void> {
+    const { startupTimeout, retry, clientMode } = this.options;
+    const startedAt = ServerClock.local();
     for (let attempt = 1; ; attempt++) {
+      const left = startedAt + startupTimeout - ServerClock.local();
       try {
-        await this.serialize(() => this.beat());
+        await within(this.startOnce(), left);
         break;
       } catch (error) {
-        if (
-          error instanceof DuplicateNodeIdError ||
-          this.stopping ||
-          ServerClock.local() > giveUpAt
-        )
-          throw error;
+        if (!worthWaiting(error) || this.stopping) throw error;
+        const waited = Math.round(ServerClock.local() - startedAt);
+        const last = this.store.lastConnectionError ?? message(error);
+        if (waited >= startupTimeout || error instanceof TimeoutError) {
+          throw new RegistryUnavailableError(this.store.address, waited, last);
+        }
+        if (attempt === 1) {
+          this.logger.warn(
+            `Waiting for Redis at ${this.store.address} (${last}); trying for up to ${startupTimeout} ms (option startupTimeout)`,
+          );
+        }
+        const pause = backoffDelay(attempt, retry.initialDelay, Math.min(retry.maxDelay, 2000));
         await new Promise((resolve) =>
-          setTimeout(
-            resolve,
-            backoffDelay(attempt, this.options.retry.initialDelay, this.options.retry.maxDelay),
-          ),
+          setTimeout(resolve, Math.min(pause, startupTimeout - waited)),
         );
       }
     }
-    this.scheduleHeartbeat(this.options.heartbeatInterval);
+    if (!clientMode) this.scheduleHeartbeat(this.options.heartbeatInterval);
+  }
+
+  /** One try: the view (subscription and first snapshot), then the first heartbeat. */
+  private async startOnce(): Promise<void> {
+    await this.sync.start();
+    if (!this.options.clientMode) await this.serialize(() => this.beat());
   }
 
   private scheduleHeartbeat(delay: number): void {
@@ -241,7 +255,8 @@ export class NodeMembership {
   private async beat(): Promise<void> {
     if (this.stopping) return;
     const node = this.self;
-    const record = encodeRecord(node, this.signer);
+    const { record, tag } = this.encoded(node);
+    const sent = this.sync.mark();
     const sentAt = ServerClock.local();
     let result;
     try {
@@ -249,6 +264,7 @@ export class NodeMembership {
         this.nodeId,
         this.instance,
         record,
+        tag,
         node.services.map((s) => s.name),
         this.options.heartbeatTTL,
       );
@@ -276,9 +292,16 @@ export class NodeMembership {
     this.registered = true;
     this.sync.beating = true;
     this.lease.renewed(sentAt, this.options.heartbeatTTL);
-    this.sync.ownRecord(node, result.version);
+    this.sync.ownRecord(node, result.version, tag);
     if (this.stopping) return;
-    this.sync.observe(result);
+    this.sync.observe(result, sent);
+  }
+
+  /** The record as stored and its tag, computed once per change of the record. */
+  private encoded(node: NodeInfo): { record: string; tag: string } {
+    const record = encodeRecord(node, this.signer);
+    if (this.lastEncoded?.record !== record) this.lastEncoded = { record, tag: recordTag(record) };
+    return this.lastEncoded;
   }
 
   private async deregisterWithRetry(): Promise<void> {
@@ -303,4 +326,31 @@ export class NodeMembership {
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+class TimeoutError extends Error {}
+
+/**
+ * Whether a failed start may succeed by waiting: Redis unreachable, or answering that it is not
+ * ready yet. A refusal (wrong password, no permission, a duplicate node id) fails at once.
+ */
+function worthWaiting(error: unknown): boolean {
+  if (error instanceof DuplicateNodeIdError || !(error instanceof Error)) return false;
+  if (error.name !== 'ReplyError') return true;
+  return /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY)\b/.test(error.message);
+}
+
+/** `work`, or a TimeoutError once `ms` have passed (a command may wait in an offline queue). */
+async function within<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new TimeoutError('no answer')), Math.max(0, ms));
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

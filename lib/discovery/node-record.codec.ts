@@ -52,6 +52,8 @@ export interface WireEvent {
   timestamp: number;
   reason?: DeregistrationReason;
   node: NodeInfo;
+  /** The record as Redis stored it: the scripts embed it verbatim as the last field. */
+  record: string;
 }
 
 const TYPES: ReadonlySet<string> = new Set([
@@ -79,6 +81,8 @@ export function decodeEvent(raw: unknown, signer?: RecordSigner): WireEvent | Re
   }
   const node = toNode(value.node, signer);
   if (typeof node === 'string') return node;
+  // The first `"node":` is the key: no earlier field can hold an unescaped quote.
+  const at = raw.indexOf('"node":');
   return {
     type: type as DiscoveryEventType,
     epoch,
@@ -86,6 +90,7 @@ export function decodeEvent(raw: unknown, signer?: RecordSigner): WireEvent | Re
     timestamp: timestamp as number,
     ...(reason === undefined ? {} : { reason: reason as DeregistrationReason }),
     node,
+    record: raw.slice(at + 7, raw.length - 1),
   };
 }
 

@@ -22,18 +22,21 @@ export class RecordDecoder {
     this.badData = new ThrottledWarning(logger);
   }
 
-  /** The valid records, parsed; records rarely change, so each is parsed and checked once. */
+  /** The valid records, parsed. */
   decodeAll(records: string[]): NodeInfo[] {
-    return records.flatMap((raw) => {
-      let node = this.decoded.get(raw);
-      if (!node) {
-        const decoded = decodeRecord(raw, this.signer);
-        if (typeof decoded === 'string') return (this.reject(decoded, 'node record in Redis'), []);
-        if (this.decoded.size >= DECODED_CACHE_SIZE) this.decoded.clear();
-        this.decoded.set(raw, (node = decoded));
-      }
-      return [node];
-    });
+    return records.flatMap((raw) => this.decode(raw) ?? []);
+  }
+
+  /** A record parsed, or undefined (counted) when it is not valid; each is parsed and checked once. */
+  decode(raw: string): NodeInfo | undefined {
+    let node = this.decoded.get(raw);
+    if (!node) {
+      const decoded = decodeRecord(raw, this.signer);
+      if (typeof decoded === 'string') return void this.reject(decoded, 'node record in Redis');
+      if (this.decoded.size >= DECODED_CACHE_SIZE) this.decoded.clear();
+      this.decoded.set(raw, (node = decoded));
+    }
+    return node;
   }
 
   /** Counts and (throttled) logs something skipped: `what` says where it came from. */

@@ -10,6 +10,7 @@ import {
   REGISTRY_STORE,
 } from '../discovery.constants.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
+import { recordTag } from '../storage/registry-digest.js';
 import type {
   ReapResult,
   RegistryStore,
@@ -24,7 +25,7 @@ import type {
 } from './node-info.interface.js';
 import { decodeEvent, decodeRecord, encodeRecord, type WireEvent } from './node-record.codec.js';
 import { RecordDecoder } from './record-decoder.js';
-import { RegistryView, type ViewChange } from './registry-view.js';
+import { RegistryView, type ViewChange, type ViewMark } from './registry-view.js';
 
 /** How long an event-less version mismatch may last before it counts as a missed event. */
 const MISSED_EVENT_GRACE_MS = 150;
@@ -55,22 +56,38 @@ export class RegistrySync {
     @Inject(RECORD_SIGNER) private readonly signer: RecordSigner | undefined,
   ) {
     this.decoder = new RecordDecoder(signer, stats, this.logger);
-    this.sweeper = new ExpirySweeper(options, store, clock, (reply) => this.observe(reply));
+    this.sweeper = new ExpirySweeper(
+      options,
+      store,
+      clock,
+      () => this.view.mark(),
+      (reply, sent) => this.observe(reply, sent),
+    );
   }
 
-  /** Subscribes and takes the first snapshot; resolves once the view can answer. Idempotent. */
+  /**
+   * Subscribes and takes the first snapshot; resolves once the view can answer. Idempotent; after
+   * a failure (Redis not up yet) the next call tries again from scratch.
+   */
   start(): Promise<void> {
-    this.started ??= (async () => {
-      if (this.options.pubSubEnabled) {
-        this.unsubscribe = await this.store.subscribe(
-          (raw) => this.onMessage(raw),
-          () => this.requestResync(),
-        );
-      }
-      await this.resync(false);
-      this.sweeper.plan(null, 0);
-    })();
+    this.started ??= this.begin().catch(async (error: unknown) => {
+      this.started = undefined;
+      await this.unsubscribe?.();
+      this.unsubscribe = undefined;
+      throw error;
+    });
     return this.started;
+  }
+
+  private async begin(): Promise<void> {
+    if (this.options.pubSubEnabled) {
+      this.unsubscribe = await this.store.subscribe(
+        (raw) => this.onMessage(raw),
+        () => this.requestResync(),
+      );
+    }
+    await this.resync(false);
+    this.sweeper.plan(null, 0);
   }
 
   /** Shutdown begins: no more sweeps, resyncs or timers. Events still apply until `close()`. */
@@ -114,9 +131,14 @@ export class RegistrySync {
     this.sweeper.beating = beating;
   }
 
-  /** This node wrote its record at `version`: it sees its own writes at once. */
-  ownRecord(node: NodeInfo, version: number): void {
-    this.view.upsert(node, encodeRecord(node), version);
+  /** This node wrote its record (`tag`) at `version`: it sees its own writes at once. */
+  ownRecord(node: NodeInfo, version: number, tag: string): void {
+    this.view.upsert(node, encodeRecord(node), version, tag);
+  }
+
+  /** Where the view stands before a request leaves; pass it back to `observe` with the reply. */
+  mark(): ViewMark {
+    return this.view.mark();
   }
 
   /** This node deregistered. */
@@ -125,8 +147,8 @@ export class RegistrySync {
   }
 
   /** A reply of a heartbeat or a sweep: checks the view against it and plans the next sweep. */
-  observe(reply: ReapResult): void {
-    this.noteVersion(reply);
+  observe(reply: ReapResult, sent: ViewMark): void {
+    this.check(reply, sent);
     this.sweeper.plan(reply.nextDeadline);
   }
 
@@ -173,14 +195,14 @@ export class RegistrySync {
     if (event.epoch !== this.view.epoch) return this.requestResync();
     if (event.version <= this.view.version) return; // already in the view
     if (event.version > this.view.version + 1) return this.requestResync();
-    this.view.version = event.version;
     const { node } = event;
     if (event.type === 'NODE_DEREGISTERED') {
       // Even about this node: its lease is judged by its own heartbeats, never by an event.
       this.view.remove(node.nodeId, event.version);
     } else {
-      this.view.upsert(node, encodeRecord(node), event.version);
+      this.view.upsert(node, encodeRecord(node), event.version, recordTag(event.record));
     }
+    this.view.advance(event.version);
     this.emit({
       ...node,
       type: event.type,
@@ -189,18 +211,42 @@ export class RegistrySync {
     });
   }
 
-  // --- missed events and resyncs ---------------------------------------------------------------
+  // --- anti-entropy and resyncs ---------------------------------------------------------------
 
-  /** A reply showed the registry's version: if events for it do not arrive soon, some were missed. */
-  private noteVersion(seen: RegistryVersion): void {
-    if (this.stopping) return;
-    const behind = () => seen.epoch !== this.view.epoch || seen.version > this.view.version;
-    if (!behind() || this.missedCheck) return;
-    if (!this.options.pubSubEnabled) return this.requestResync();
-    this.missedCheck = this.timer(MISSED_EVENT_GRACE_MS, () => {
-      this.missedCheck = undefined;
-      if (behind()) this.requestResync();
-    });
+  /**
+   * Checks the view against a reply of Redis, once per heartbeat at no extra round trip. Events
+   * are hints: whatever was forged, lost or rolled back, a difference is found here and a resync
+   * repairs it.
+   * - Redis below what the view had applied before the request left: Redis lost writes (or an
+   *   event claimed a version it never reached).
+   * - Redis ahead: events are on their way; if they do not come soon, some were missed.
+   * - Same version, other digest: the view holds something Redis does not (a forged or lost event).
+   */
+  private check(reply: RegistryVersion, sent: ViewMark): void {
+    if (this.stopping || this.syncing) return;
+    const view = this.view;
+    if (reply.epoch === sent.epoch && reply.version < sent.version) {
+      this.stats.rollbacks += 1;
+      this.logger.warn(
+        `The registry's version went back from ${sent.version} to ${reply.version} (Redis lost writes); resyncing`,
+      );
+      return this.requestResync();
+    }
+    const behind = () => reply.epoch !== view.epoch || reply.version > view.version;
+    if (behind()) {
+      if (this.missedCheck) return;
+      if (!this.options.pubSubEnabled) return this.requestResync();
+      this.missedCheck = this.timer(MISSED_EVENT_GRACE_MS, () => {
+        this.missedCheck = undefined;
+        if (behind()) this.requestResync();
+      });
+      return;
+    }
+    const expected = view.digestAt(reply.version);
+    if (expected !== undefined && expected !== reply.digest) {
+      this.stats.divergences += 1;
+      this.requestResync();
+    }
   }
 
   private requestResync(): void {
@@ -224,10 +270,10 @@ export class RegistrySync {
         const sentAt = ServerClock.local();
         const snapshot = await this.store.snapshot();
         this.clock.observe(snapshot.serverTime, sentAt, ServerClock.local());
-        const nodes = this.decoder.decodeAll(snapshot.records).map((node) => ({
-          node,
-          raw: encodeRecord(node),
-        }));
+        const nodes = snapshot.records.flatMap((record, i) => {
+          const node = this.decoder.decode(record);
+          return node ? [{ node, raw: encodeRecord(node), tag: snapshot.tags[i] }] : [];
+        });
         const changes = this.view.replace(snapshot.epoch, snapshot.version, nodes);
         if (announce) {
           this.stats.resyncs += 1;

@@ -1,10 +1,23 @@
+import { withTag } from '../storage/registry-digest.js';
 import type { NodeInfo } from './node-info.interface.js';
 import { freezeNode } from './node-record.codec.js';
 
 interface Entry {
   node: NodeInfo;
+  /** Canonical form (no signature): what tells a real change from a plain re-write. */
   raw: string;
   /** Registry version that wrote this entry: older news about the node is ignored. */
+  version: number;
+  /** Tag of the record as Redis stores it (see registry-digest.ts). */
+  tag: string;
+}
+
+/** How many recent versions keep the digest the view had at them. */
+const DIGEST_HISTORY = 64;
+
+/** Where a view stood when a request left: a reply's version can never be below it. */
+export interface ViewMark {
+  epoch: string | undefined;
   version: number;
 }
 
@@ -23,6 +36,10 @@ export class RegistryView {
   version = -1;
   /** Grows on every change of membership or content: a cheap "has anything changed" check. */
   generation = 0;
+  /** Sum of the tags of the entries: equals the registry's digest when the view holds what Redis holds. */
+  digest = 0;
+  /** The digest the view had at each recent version. */
+  private readonly digests = new Map<number, number>();
   private readonly entries = new Map<string, Entry>();
   private readonly byService = new Map<string, Group>();
   private readonly byPool = new Map<string, Group>();
@@ -66,18 +83,40 @@ export class RegistryView {
     return this.lookup(this.byPool.get(serviceName));
   }
 
+  mark(): ViewMark {
+    return { epoch: this.epoch, version: this.version };
+  }
+
+  /** The version of the last event applied in order, remembering the digest at it. */
+  advance(version: number): void {
+    this.version = version;
+    this.digests.set(version, this.digest);
+    if (this.digests.size > DIGEST_HISTORY) {
+      this.digests.delete(this.digests.keys().next().value!);
+    }
+  }
+
+  /** The digest the view had at `version`, if that version is recent and was applied here. */
+  digestAt(version: number): number | undefined {
+    return this.digests.get(version);
+  }
+
   /** Adds or replaces a node unless the view already holds newer news about it. */
-  upsert(node: NodeInfo, raw: string, version: number): ViewChange | undefined {
+  upsert(node: NodeInfo, raw: string, version: number, tag: string): ViewChange | undefined {
     const current = this.entries.get(node.nodeId);
     if (current && current.version > version) return undefined;
     if (current) {
       current.version = version;
+      this.digest = withTag(withTag(this.digest, current.tag, -1), tag, 1);
+      current.tag = tag;
       if (current.raw === raw) return undefined;
       this.unindex(current.node);
+    } else {
+      this.digest = withTag(this.digest, tag, 1);
     }
     // Lookups hand out these objects without copying: frozen, no caller can change the view.
     freezeNode(node);
-    this.entries.set(node.nodeId, { node, raw, version });
+    this.entries.set(node.nodeId, { node, raw, version, tag });
     this.index(node);
     this.generation += 1;
     return { type: current ? 'changed' : 'added', node };
@@ -87,6 +126,7 @@ export class RegistryView {
     const current = this.entries.get(nodeId);
     if (!current || current.version > version) return undefined;
     this.entries.delete(nodeId);
+    this.digest = withTag(this.digest, current.tag, -1);
     this.unindex(current.node);
     this.generation += 1;
     return { type: 'removed', node: current.node };
@@ -96,22 +136,23 @@ export class RegistryView {
   replace(
     epoch: string,
     version: number,
-    nodes: Array<{ node: NodeInfo; raw: string }>,
+    nodes: Array<{ node: NodeInfo; raw: string; tag: string }>,
   ): ViewChange[] {
     const changes: ViewChange[] = [];
     const seen = new Set<string>();
-    for (const { node, raw } of nodes) {
+    for (const { node, raw, tag } of nodes) {
       seen.add(node.nodeId);
       const current = this.entries.get(node.nodeId);
       if (current) current.version = -1; // the snapshot is the truth, whatever was applied before
-      const change = this.upsert(node, raw, version);
+      const change = this.upsert(node, raw, version, tag);
       if (change) changes.push(change);
     }
     for (const nodeId of [...this.entries.keys()]) {
       if (!seen.has(nodeId)) changes.push(this.remove(nodeId, Infinity)!);
     }
+    if (epoch !== this.epoch || version < this.version) this.digests.clear();
     this.epoch = epoch;
-    this.version = version;
+    this.advance(version);
     return changes;
   }
 

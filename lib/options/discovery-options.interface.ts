@@ -66,6 +66,12 @@ export interface DiscoveryModuleOptions {
   ignoreOwnEvents?: boolean;
   /** Heartbeat retry backoff. */
   retry?: RetryOptions;
+  /**
+   * How long the start (`app.init()`) keeps trying to reach Redis before it fails, in ms. Redis
+   * often starts beside the app (docker-compose, Kubernetes). Default: 30000, or `heartbeatTTL`
+   * if longer.
+   */
+  startupTimeout?: number;
   /** Virtual nodes per node on the hash ring. Default 50 (the seed's). */
   hashReplicas?: number;
   /**
@@ -100,6 +106,7 @@ export interface ResolvedDiscoveryOptions {
   clientMode: boolean;
   ignoreOwnEvents: boolean;
   retry: Required<RetryOptions>;
+  startupTimeout: number;
   hashReplicas: number;
   balance: BalanceMode;
   poolSettleTime: number;

@@ -30,6 +30,7 @@ const KNOWN_KEYS: ReadonlyArray<keyof DiscoveryModuleOptions> = [
   'clientMode',
   'ignoreOwnEvents',
   'retry',
+  'startupTimeout',
   'hashReplicas',
   'balance',
   'poolSettleTime',
@@ -96,6 +97,13 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
     );
   }
 
+  const startupTimeout = integer(
+    'startupTimeout',
+    options.startupTimeout,
+    Math.max(30_000, heartbeatTTL),
+    100,
+    MAX_DURATION,
+  );
   const hashReplicas = integer('hashReplicas', options.hashReplicas, 50, 1, 1000);
   const balance = options.balance === undefined ? 'consistent' : options.balance;
   if (balance !== 'consistent' && balance !== 'bounded') {
@@ -144,6 +152,7 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
     clientMode,
     ignoreOwnEvents,
     retry: { initialDelay, maxDelay },
+    startupTimeout,
     hashReplicas,
     balance,
     poolSettleTime,

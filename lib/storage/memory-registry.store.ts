@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { DuplicateNodeIdError } from '../common/errors.js';
 import { MemoryJobClaims } from './memory-job-claims.js';
+import { withTag } from './registry-digest.js';
 import type {
   BeatResult,
   ClaimRequest,
@@ -17,6 +18,7 @@ import type {
 
 interface Entry {
   record: string;
+  tag: string;
   services: string[];
   instance: string;
   deadline: number;
@@ -43,6 +45,8 @@ class MemoryRegistry {
   readonly listeners = new Set<(message: string) => void>();
   readonly epoch = randomUUID();
   version = 0;
+  /** Sum of the tags of the stored records (see registry-digest.ts). */
+  digest = 0;
 
   now(): number {
     // Monotonic, like Redis TIME is meant to be: immune to changes of the wall clock.
@@ -61,6 +65,8 @@ class MemoryRegistry {
 
 export class MemoryRegistryStore implements RegistryStore {
   readonly kind = 'memory' as const;
+  readonly address = 'memory (this process)';
+  readonly lastConnectionError = undefined;
   private readonly registry: MemoryRegistry;
 
   constructor(
@@ -74,6 +80,7 @@ export class MemoryRegistryStore implements RegistryStore {
     nodeId: string,
     instance: string,
     record: string,
+    tag: string,
     services: string[],
     ttl: number,
   ): Promise<BeatResult> {
@@ -85,11 +92,13 @@ export class MemoryRegistryStore implements RegistryStore {
     }
     const deadline = now + ttl;
     let outcome: BeatResult['outcome'] = 'unchanged';
-    if (current && current.record === record && current.instance === instance) {
+    if (current && current.tag === tag && current.instance === instance) {
       current.deadline = deadline;
     } else {
       outcome = current && current.instance === instance ? 'updated' : 'registered';
-      registry.entries.set(nodeId, { record, services, instance, deadline });
+      if (current) registry.digest = withTag(registry.digest, current.tag, -1);
+      registry.digest = withTag(registry.digest, tag, 1);
+      registry.entries.set(nodeId, { record, tag, services, instance, deadline });
       this.announce(outcome === 'registered' ? 'NODE_REGISTERED' : 'NODE_UPDATED', record);
     }
     return { ...(await this.reap()), outcome, deadline };
@@ -99,6 +108,7 @@ export class MemoryRegistryStore implements RegistryStore {
     const entry = this.registry.entries.get(nodeId);
     if (!entry || entry.instance !== instance) return false;
     this.registry.entries.delete(nodeId);
+    this.registry.digest = withTag(this.registry.digest, entry.tag, -1);
     this.announce('NODE_DEREGISTERED', entry.record, 'shutdown');
     return true;
   }
@@ -111,6 +121,7 @@ export class MemoryRegistryStore implements RegistryStore {
     for (const [nodeId, entry] of registry.entries) {
       if (entry.deadline <= now) {
         registry.entries.delete(nodeId);
+        registry.digest = withTag(registry.digest, entry.tag, -1);
         this.announce('NODE_DEREGISTERED', entry.record, 'expired');
         removed.push(entry.record);
       } else if (nextDeadline === null || entry.deadline < nextDeadline) {
@@ -122,10 +133,12 @@ export class MemoryRegistryStore implements RegistryStore {
 
   async snapshot(): Promise<RegistrySnapshot> {
     const now = this.registry.now();
-    const records = [...this.registry.entries.values()]
-      .filter((e) => e.deadline > now)
-      .map((e) => e.record);
-    return { ...this.versionNow(now), records };
+    const live = [...this.registry.entries.values()].filter((e) => e.deadline > now);
+    return {
+      ...this.versionNow(now),
+      records: live.map((e) => e.record),
+      tags: live.map((e) => e.tag),
+    };
   }
 
   async version(): Promise<RegistryVersion> {
@@ -185,6 +198,7 @@ export class MemoryRegistryStore implements RegistryStore {
   }
 
   private versionNow(now: number): RegistryVersion {
-    return { epoch: this.registry.epoch, version: this.registry.version, serverTime: now };
+    const { epoch, version, digest } = this.registry;
+    return { epoch, version, digest, serverTime: now };
   }
 }

@@ -49,14 +49,20 @@ export interface RedisRegistryStoreOptions {
 
 export class RedisRegistryStore implements RegistryStore {
   readonly kind = 'redis' as const;
+  readonly address: string;
+  lastConnectionError: string | undefined;
   private readonly subscribers = new Set<Client>();
   private readonly registryKeys: string[];
   private readonly claims: RedisJobClaims;
+  private readonly noteError = (error: Error) => (this.lastConnectionError = error.message);
 
   constructor(private readonly options: RedisRegistryStoreOptions) {
     const { keys } = options;
     this.registryKeys = [keys.nodes, keys.deadlines, keys.meta, keys.owners];
     this.claims = new RedisJobClaims(options.client);
+    this.address = describeClient(options.client);
+    // An app's own client keeps its own error handling; only the module's clients are watched.
+    if (options.ownsClient) options.client.on('error', this.noteError);
   }
 
   get client(): Client {
@@ -71,12 +77,14 @@ export class RedisRegistryStore implements RegistryStore {
     nodeId: string,
     instance: string,
     record: string,
+    tag: string,
     services: string[],
     ttl: number,
   ): Promise<BeatResult> {
     const reply = await this.script(beat, this.registryKeys, [
       nodeId,
       instance,
+      tag,
       record,
       ttl,
       randomUUID(),
@@ -84,12 +92,22 @@ export class RedisRegistryStore implements RegistryStore {
       REAP_BATCH,
       ...services,
     ]);
-    const [outcome, epoch, registryVersion, serverTime, deadline, nextDeadline, ...removed] = reply;
+    const [
+      outcome,
+      epoch,
+      registryVersion,
+      serverTime,
+      deadline,
+      nextDeadline,
+      digest,
+      ...removed
+    ] = reply;
     if (outcome === 'duplicate') throw new DuplicateNodeIdError(nodeId);
     return {
       outcome: outcome as BeatResult['outcome'],
       epoch: String(epoch),
       version: Number(registryVersion),
+      digest: Number(digest),
       serverTime: Number(serverTime),
       deadline: Number(deadline),
       nextDeadline: nextDeadline === null ? null : Number(nextDeadline),
@@ -113,10 +131,11 @@ export class RedisRegistryStore implements RegistryStore {
       this.channel,
       REAP_BATCH,
     ]);
-    const [epoch, registryVersion, serverTime, nextDeadline, ...removed] = reply;
+    const [epoch, registryVersion, serverTime, nextDeadline, digest, ...removed] = reply;
     return {
       epoch: String(epoch),
       version: Number(registryVersion),
+      digest: Number(digest),
       serverTime: Number(serverTime),
       nextDeadline: nextDeadline === null ? null : Number(nextDeadline),
       removed: removed.map(String),
@@ -124,24 +143,37 @@ export class RedisRegistryStore implements RegistryStore {
   }
 
   async snapshot(): Promise<RegistrySnapshot> {
-    const [epoch, registryVersion, serverTime, ...records] = await this.script(
+    const [epoch, registryVersion, serverTime, digest, ...pairs] = await this.script(
       snapshot,
+      this.registryKeys,
+      [],
+    );
+    const records: string[] = [];
+    const tags: string[] = [];
+    for (let i = 0; i + 1 < pairs.length; i += 2) {
+      records.push(String(pairs[i]));
+      tags.push(String(pairs[i + 1]));
+    }
+    return {
+      epoch: String(epoch),
+      version: Number(registryVersion),
+      digest: Number(digest),
+      serverTime: Number(serverTime),
+      records,
+      tags,
+    };
+  }
+
+  async version(): Promise<RegistryVersion> {
+    const [epoch, registryVersion, serverTime, digest] = await this.script(
+      version,
       this.registryKeys,
       [],
     );
     return {
       epoch: String(epoch),
       version: Number(registryVersion),
-      serverTime: Number(serverTime),
-      records: records.map(String),
-    };
-  }
-
-  async version(): Promise<RegistryVersion> {
-    const [epoch, registryVersion, serverTime] = await this.script(version, this.registryKeys, []);
-    return {
-      epoch: String(epoch),
-      version: Number(registryVersion),
+      digest: Number(digest),
       serverTime: Number(serverTime),
     };
   }
@@ -205,8 +237,15 @@ export class RedisRegistryStore implements RegistryStore {
     });
     // A Cluster moves a lost subscription to another node without a new 'ready'.
     subscriber.on('-node', () => onResubscribed());
-    subscriber.on('error', () => undefined); // reconnects are handled by ioredis; errors are surfaced by commands
-    await subscriber.subscribe(channel);
+    // Reconnects are handled by ioredis; errors are surfaced by commands.
+    subscriber.on('error', this.noteError);
+    try {
+      await subscriber.subscribe(channel);
+    } catch (error) {
+      this.subscribers.delete(subscriber);
+      disconnect(subscriber);
+      throw error;
+    }
     readyOnce = true;
     return async () => {
       if (!this.subscribers.delete(subscriber)) return;
@@ -224,6 +263,7 @@ export class RedisRegistryStore implements RegistryStore {
   }
 
   async close(): Promise<void> {
+    this.options.client.off('error', this.noteError);
     for (const subscriber of this.subscribers) disconnect(subscriber);
     this.subscribers.clear();
     if (!this.options.ownsClient) return;
@@ -240,4 +280,19 @@ export class RedisRegistryStore implements RegistryStore {
  */
 function disconnect(client: Client): void {
   if (client.status !== 'end') client.disconnect();
+}
+
+/** Where a client connects, for messages: host:port, its sentinels, or its cluster nodes. */
+function describeClient(client: Client): string {
+  if (client.isCluster) {
+    const nodes =
+      (client as unknown as { startupNodes?: Array<{ host?: string; port?: number } | string> })
+        .startupNodes ?? [];
+    return `Redis Cluster ${nodes.map((n) => (typeof n === 'string' ? n : `${n.host ?? '127.0.0.1'}:${n.port ?? 6379}`)).join(', ')}`;
+  }
+  const { host, port, path, sentinels, name } = (client as Redis).options;
+  if (sentinels?.length) {
+    return `sentinels ${sentinels.map((s) => `${s.host ?? '127.0.0.1'}:${s.port ?? 26379}`).join(', ')} (master "${name}")`;
+  }
+  return path ?? `${host ?? '127.0.0.1'}:${port ?? 6379}`;
 }

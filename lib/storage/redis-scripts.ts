@@ -1,15 +1,20 @@
+// Lua scripts of the Redis registry: heartbeat, deregistration, expiry, snapshot and reads. Each
+// runs atomically on the keys of one namespace (one hash slot) and reads the clock with TIME.
+
 /**
- * Lua scripts of the Redis registry. Each runs atomically on one hash slot and reads the clock with
- * `TIME`, so every deadline is Redis server time, never a client's clock. Events are published from
- * inside the script that made the change: a change and its announcement cannot come apart, and
- * the registry version in every event lets subscribers notice what they missed.
+ * Every deadline is Redis server time, never a client's clock. Events are published from inside
+ * the script that made the change: a change and its announcement cannot come apart, and the
+ * registry version in every event lets subscribers notice what they missed. The registry also
+ * keeps a digest: the sum (mod 2^48) of the tags of the stored records, a tag being the first 48
+ * bits of the record's SHA-1, so a view can check it holds exactly what Redis holds.
  *
- * Shared KEYS: 1 nodes, 2 deadlines, 3 meta, 4 owners.
+ * Shared KEYS: 1 nodes, 2 deadlines, 3 meta, 4 owners (nodeId -> '<instance> <tag>').
  */
 const PRELUDE = `
 -- Service sets sit beside KEYS[1] ('<client prefix>{ns}:nodes'), so an ioredis keyPrefix applies
 -- to them too and they share its slot.
 local SVC = string.sub(KEYS[1], 1, -6) .. 'svc:'
+local M = 281474976710656
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function ensureEpoch(candidate)
@@ -27,15 +32,45 @@ end
 local function currentVersion()
   return tonumber(redis.call('HGET', KEYS[3], 'version') or '0')
 end
-local function dropServices(id, record)
-  if not record then return end
-  local ok, decoded = pcall(cjson.decode, record)
-  if not ok or type(decoded) ~= 'table' or type(decoded.services) ~= 'table' then return end
-  for _, service in ipairs(decoded.services) do
-    if type(service) == 'table' and type(service.name) == 'string' then
-      redis.call('SREM', SVC .. service.name, id)
-    end
+-- The tag of a stored record: kept with its owner; computed for entries written without one.
+local function tagOf(owner, record)
+  local tag = owner and string.match(owner, ' (%x+)$')
+  if tag then return tag end
+  return string.sub(redis.sha1hex(record or ''), 1, 12)
+end
+local function readDigest()
+  local digest = redis.call('HGET', KEYS[3], 'digest')
+  if digest then return tonumber(digest) end
+  -- A registry written before digests existed: add it up once (writers then store it).
+  local sum = 0
+  local all = redis.call('HGETALL', KEYS[1])
+  for i = 1, #all, 2 do
+    sum = (sum + tonumber(tagOf(redis.call('HGET', KEYS[4], all[i]), all[i + 1]), 16)) % M
   end
+  return sum
+end
+local function writeDigest(digest)
+  redis.call('HSET', KEYS[3], 'digest', string.format('%.0f', digest))
+end
+-- Removes a node's record and keys; returns the record (or false) and the digest without it.
+local function removeNode(id, digest)
+  local record = redis.call('HGET', KEYS[1], id)
+  local owner = redis.call('HGET', KEYS[4], id)
+  if record then
+    local ok, decoded = pcall(cjson.decode, record)
+    if ok and type(decoded) == 'table' and type(decoded.services) == 'table' then
+      for _, service in ipairs(decoded.services) do
+        if type(service) == 'table' and type(service.name) == 'string' then
+          redis.call('SREM', SVC .. service.name, id)
+        end
+      end
+    end
+    digest = (digest - tonumber(tagOf(owner, record), 16)) % M
+  end
+  redis.call('HDEL', KEYS[1], id)
+  redis.call('HDEL', KEYS[4], id)
+  redis.call('ZREM', KEYS[2], id)
+  return record, digest
 end
 local function announce(channel, kind, epoch, version, reason, record)
   if channel == '' then return end
@@ -45,68 +80,77 @@ local function announce(channel, kind, epoch, version, reason, record)
     ',"version":' .. version .. ',"timestamp":' .. now .. extra .. ',"node":' .. record .. '}')
 end
 -- Removes (at most \`limit\`) nodes whose deadline has passed, announcing each once. Returns the
--- epoch, the removed records and the earliest deadline left (or false). Costs one ZRANGE when
--- nothing has expired, which is nearly always.
+-- epoch, the removed records, the earliest deadline left (or false) and the digest if it changed.
+-- Costs one ZRANGE when nothing has expired, which is nearly always.
 local function reapExpired(channel, limit, epochCandidate)
   local removed = {}
   local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
   if not first[2] or tonumber(first[2]) > now then return readEpoch(), removed, first[2] or false end
   local epoch = ensureEpoch(epochCandidate)
-  local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
-  for _, id in ipairs(expired) do
-    local record = redis.call('HGET', KEYS[1], id)
-    dropServices(id, record)
-    redis.call('HDEL', KEYS[1], id)
-    redis.call('HDEL', KEYS[4], id)
-    redis.call('ZREM', KEYS[2], id)
+  local digest = readDigest()
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)) do
+    local record
+    record, digest = removeNode(id, digest)
     if record then
       local version = redis.call('HINCRBY', KEYS[3], 'version', 1)
       announce(channel, 'NODE_DEREGISTERED', epoch, version, 'expired', record)
       removed[#removed + 1] = record
     end
   end
+  writeDigest(digest)
   first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  return epoch, removed, first[2] or false
+  return epoch, removed, first[2] or false, digest
 end
 `;
 
 /**
  * A heartbeat: renews this node's deadline, writes its record if it changed or was lost, and
- * reaps expired peers on the way, so a healthy cluster needs no separate expiry sweeps.
- * ARGV: 1 nodeId, 2 instance, 3 record, 4 ttl, 5 epoch candidate, 6 channel ('' = none),
- * 7 reap limit, 8.. service names.
- * Returns {outcome, epoch, version, now, deadline, next deadline|false, removed records...};
+ * reaps expired peers on the way, so a healthy cluster needs no separate expiry sweeps. Whether
+ * the record changed is told by its tag, kept with the owner: a beat that changes nothing reads
+ * one owner field and the meta hash, and writes one score.
+ * ARGV: 1 nodeId, 2 instance, 3 record tag, 4 record, 5 ttl, 6 epoch candidate, 7 channel
+ * ('' = none), 8 reap limit, 9.. service names.
+ * Returns {outcome, epoch, version, now, deadline, next deadline|false, digest, removed records...};
  * outcome 'duplicate' when another live process owns the id.
  */
 export const BEAT_SCRIPT = `${PRELUDE}
-local id, instance, record = ARGV[1], ARGV[2], ARGV[3]
-local meta = redis.call('HMGET', KEYS[3], 'epoch', 'version')
-local epoch, version = meta[1], tonumber(meta[2] or '0')
-if not epoch then epoch = ensureEpoch(ARGV[5]) end
+local id, instance, tag, record = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local mine = instance .. ' ' .. tag
 local owner = redis.call('HGET', KEYS[4], id)
-local deadline = tonumber(redis.call('ZSCORE', KEYS[2], id) or '0')
-if owner and owner ~= instance and deadline > now then
-  return {'duplicate', epoch, version, now, deadline, false}
-end
-local newDeadline = now + tonumber(ARGV[4])
-redis.call('ZADD', KEYS[2], newDeadline, id)
-local old = redis.call('HGET', KEYS[1], id)
+local meta = redis.call('HMGET', KEYS[3], 'epoch', 'version', 'digest')
+local epoch, version, digest = meta[1], tonumber(meta[2] or '0'), tonumber(meta[3] or '')
+if not epoch then epoch = ensureEpoch(ARGV[6]) end
 local outcome = 'unchanged'
-if old ~= record or owner ~= instance then
+if owner ~= mine then
+  local ownerInstance = owner and string.match(owner, '^(%S+)')
+  if ownerInstance and ownerInstance ~= instance then
+    local deadline = tonumber(redis.call('ZSCORE', KEYS[2], id) or '0')
+    if deadline > now then return {'duplicate', epoch, version, now, deadline, false, ''} end
+  end
+  local old
+  old, digest = removeNode(id, digest or readDigest())
   outcome = 'updated'
-  if not old or owner ~= instance then outcome = 'registered' end
-  dropServices(id, old)
-  for i = 8, #ARGV do redis.call('SADD', SVC .. ARGV[i], id) end
+  if not old or ownerInstance ~= instance then outcome = 'registered' end
+  for i = 9, #ARGV do redis.call('SADD', SVC .. ARGV[i], id) end
   redis.call('HSET', KEYS[1], id, record)
-  redis.call('HSET', KEYS[4], id, instance)
+  redis.call('HSET', KEYS[4], id, mine)
+  digest = (digest + tonumber(tag, 16)) % M
+  writeDigest(digest)
   version = redis.call('HINCRBY', KEYS[3], 'version', 1)
   local kind = 'NODE_UPDATED'
   if outcome == 'registered' then kind = 'NODE_REGISTERED' end
-  announce(ARGV[6], kind, epoch, version, nil, record)
+  announce(ARGV[7], kind, epoch, version, nil, record)
 end
-local _, removed, nextDeadline = reapExpired(ARGV[6], tonumber(ARGV[7]), ARGV[5])
+local newDeadline = now + tonumber(ARGV[5])
+redis.call('ZADD', KEYS[2], newDeadline, id)
+local _, removed, nextDeadline, reaped = reapExpired(ARGV[7], tonumber(ARGV[8]), ARGV[6])
 if #removed > 0 then version = currentVersion() end
-local result = {outcome, epoch, version, now, newDeadline, nextDeadline}
+if reaped then digest = reaped end
+if not digest then
+  digest = readDigest()
+  writeDigest(digest)
+end
+local result = {outcome, epoch, version, now, newDeadline, nextDeadline, string.format('%.0f', digest)}
 for _, gone in ipairs(removed) do result[#result + 1] = gone end
 return result
 `;
@@ -114,12 +158,10 @@ return result
 /** ARGV: 1 nodeId, 2 instance, 3 epoch candidate, 4 channel. Returns 1 if removed. */
 export const DEREGISTER_SCRIPT = `${PRELUDE}
 local id = ARGV[1]
-if redis.call('HGET', KEYS[4], id) ~= ARGV[2] then return 0 end
-local record = redis.call('HGET', KEYS[1], id)
-dropServices(id, record)
-redis.call('HDEL', KEYS[1], id)
-redis.call('HDEL', KEYS[4], id)
-redis.call('ZREM', KEYS[2], id)
+local owner = redis.call('HGET', KEYS[4], id)
+if not owner or string.match(owner, '^(%S+)') ~= ARGV[2] then return 0 end
+local record, digest = removeNode(id, readDigest())
+writeDigest(digest)
 local epoch = ensureEpoch(ARGV[3])
 local version = redis.call('HINCRBY', KEYS[3], 'version', 1)
 if record then announce(ARGV[4], 'NODE_DEREGISTERED', epoch, version, 'shutdown', record) end
@@ -130,31 +172,32 @@ return 1
  * Removes nodes whose deadline passed. Atomic, so however many peers run it at once, each expired
  * node is removed and announced exactly once.
  * ARGV: 1 epoch candidate, 2 channel, 3 batch limit.
- * Returns {epoch, version, now, nextDeadline|false, removed records...}.
+ * Returns {epoch, version, now, nextDeadline|false, digest, removed records...}.
  */
 export const REAP_SCRIPT = `${PRELUDE}
-local epoch, removed, nextDeadline = reapExpired(ARGV[2], tonumber(ARGV[3]), ARGV[1])
-local result = {epoch, currentVersion(), now, nextDeadline}
+local epoch, removed, nextDeadline, digest = reapExpired(ARGV[2], tonumber(ARGV[3]), ARGV[1])
+local result = {epoch, currentVersion(), now, nextDeadline, string.format('%.0f', digest or readDigest())}
 for _, record in ipairs(removed) do result[#result + 1] = record end
 return result
 `;
 
-/** Returns {epoch ('' before the first write), version, now, live records...}. */
+/** Returns {epoch ('' before the first write), version, now, digest, live record, its tag, ...}. */
 export const SNAPSHOT_SCRIPT = `${PRELUDE}
-local epoch = readEpoch()
-local result = {epoch, currentVersion(), now}
+local result = {readEpoch(), currentVersion(), now, string.format('%.0f', readDigest())}
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
   local deadline = tonumber(redis.call('ZSCORE', KEYS[2], all[i]) or '0')
-  if deadline > now then result[#result + 1] = all[i + 1] end
+  if deadline > now then
+    result[#result + 1] = all[i + 1]
+    result[#result + 1] = tagOf(redis.call('HGET', KEYS[4], all[i]), all[i + 1])
+  end
 end
 return result
 `;
 
-/** Returns {epoch ('' before the first write), version, now}. */
+/** Returns {epoch ('' before the first write), version, now, digest}. */
 export const VERSION_SCRIPT = `${PRELUDE}
-local epoch = readEpoch()
-return {epoch, currentVersion(), now}
+return {readEpoch(), currentVersion(), now, string.format('%.0f', readDigest())}
 `;
 
 /** KEYS: 1 service set, 2 nodes, 3 deadlines. Returns {now, live records...}: O(nodes of the service). */

@@ -5,15 +5,21 @@
  */
 export interface RegistryStore {
   readonly kind: 'redis' | 'memory';
+  /** Where the registry lives, for messages (`host:port`, sentinels, cluster nodes). */
+  readonly address: string;
+  /** The last connection error seen, if any (for messages). */
+  readonly lastConnectionError: string | undefined;
 
   /**
    * Registers or renews `nodeId` until server time + `ttl`, and reaps expired peers on the way.
-   * Throws `DuplicateNodeIdError`.
+   * `tag` is `recordTag(record)`: the record is rewritten only when it differs from the stored
+   * one's. Throws `DuplicateNodeIdError`.
    */
   beat(
     nodeId: string,
     instance: string,
     record: string,
+    tag: string,
     services: string[],
     ttl: number,
   ): Promise<BeatResult>;
@@ -64,6 +70,8 @@ export interface RegistryVersion {
   /** Identity of the registry's data: a new epoch means the data was lost and rebuilt. */
   epoch: string;
   version: number;
+  /** Sum (mod 2^48) of the tags of every stored record (see `recordTag`). */
+  digest: number;
   /** Redis server time (ms) when the reply was made. */
   serverTime: number;
 }
@@ -82,6 +90,8 @@ export interface BeatResult extends ReapResult {
 
 export interface RegistrySnapshot extends RegistryVersion {
   records: string[];
+  /** The tag Redis keeps for each of `records`. */
+  tags: string[];
 }
 
 export interface FetchResult {

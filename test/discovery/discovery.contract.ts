@@ -5,6 +5,9 @@ import {
   type DiscoveryEvent,
   type DiscoveryModuleOptions,
 } from 'nestjs-redis-discovery';
+import { REGISTRY_STORE } from '../../lib/discovery.constants.js';
+import { RegistrySync } from '../../lib/discovery/registry-sync.service.js';
+import type { RegistryStore } from '../../lib/storage/registry-store.interface.js';
 import { startNode, type TestNode } from '../support/nest-node.js';
 import { waitFor } from '../support/redis-harness.js';
 
@@ -242,6 +245,33 @@ export function discoveryContract(base: () => DiscoveryModuleOptions): void {
       await waitFor(() => seen.some((e) => e.nodeId === 'a'));
       expect(ids(await a.discovery.getActiveNodes({ fresh: true }))).toEqual(['a']);
       expect(ids(await client.discovery.getActiveNodes())).toEqual(['a']);
+    });
+  });
+
+  describe('digest', () => {
+    it("keeps every view's digest equal to the registry's through registrations, updates and leaves", async () => {
+      keyPrefix = `contract-${process.pid}-${namespaces++}`;
+      const a = await node({ nodeId: 'a' });
+      const b = await node({ nodeId: 'b', services: [{ name: 'api', version: '1.0.0' }] });
+      const client = await node({ nodeId: 'watcher', clientMode: true });
+      await b.discovery.updateMetadata({ zone: 'eu-2' });
+      await a.discovery.updateServices([{ name: 'api', version: '2.0.0' }]);
+      await b.close(); // leaves
+      const everyone = [a, client];
+      const matches = async () => {
+        const registry = await a.app.get<RegistryStore>(REGISTRY_STORE).version();
+        return everyone.every((n) => {
+          const view = n.app.get(RegistrySync).view;
+          return view.version === registry.version && view.digest === registry.digest;
+        });
+      };
+      await waitFor(async () => (await a.discovery.getActiveNodes()).length === 1, {
+        timeout: 3000,
+      });
+      await waitFor(matches, { timeout: 2000, message: 'a view digest differs from the registry' });
+      const registry = await a.app.get<RegistryStore>(REGISTRY_STORE).version();
+      expect(registry.digest).toBeGreaterThan(0);
+      expect(a.discovery.stats.divergences + client.discovery.stats.divergences).toBe(0);
     });
   });
 }

@@ -211,20 +211,25 @@ describe('job guarantees across processes', () => {
   it('a node frozen (SIGSTOP) mid-job past its TTL sees its lease invalid and its signal aborted at the first statement after it resumes', async () => {
     const start = starter();
     const job: JobSpec = { name: 'steps', cron: EVERY_SECOND, durationMs: 2500, stepMs: 50 };
-    const sleeper = await start('sleeper', [job]);
-    const other = await start('other', [job]);
+    const nodes = [await start('x', [job]), await start('y', [job])];
     const startedAt = Date.now();
-    // Freeze the sleeper while one of its runs is under way.
+    // Freeze the node that runs the job, while one of its runs is under way.
     const inFlight = (await waitFor(
       () => {
-        const run = sleeper.runs('steps').find((r) => Date.now() - r.at > 200);
-        const ended = sleeper.reports.some(
-          (r) => (r.event === 'done' || r.event === 'aborted') && r.token === run?.token,
+        const run = reportsOf(nodes).find(
+          (r) =>
+            r.event === 'run' &&
+            Date.now() - r.at > 200 &&
+            !reportsOf(nodes).some(
+              (e) => (e.event === 'done' || e.event === 'aborted') && e.token === r.token,
+            ),
         );
-        return run && !ended ? run : undefined;
+        return run;
       },
       { timeout: 10_000, interval: 10 },
     ))!;
+    const sleeper = nodes.find((n) => n.nodeId === inFlight.node)!;
+    const other = nodes.find((n) => n !== sleeper)!;
     sleeper.signal('SIGSTOP');
     const frozenAt = Date.now();
     await new Promise((resolve) => setTimeout(resolve, 3000)); // frozen for 3 x TTL

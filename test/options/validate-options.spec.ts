@@ -8,7 +8,8 @@ const PREFIX_CHARS = 'letters, digits and . _ - :, starting with a letter or dig
 const VERSION_CHARS = 'letters, digits and . + - _, starting with a letter or digit';
 const KNOWN_OPTIONS =
   'redis, nodeId, serviceName, address, services, metadata, keyPrefix, heartbeatInterval, ' +
-  'heartbeatTTL, pubSubEnabled, pubSubChannel, clientMode, ignoreOwnEvents, retry, hashReplicas, ' +
+  'heartbeatTTL, pubSubEnabled, pubSubChannel, clientMode, ignoreOwnEvents, retry, startupTimeout, ' +
+  'hashReplicas, ' +
   'balance, poolSettleTime, jobs, signingKey';
 const DAY = 86400000;
 
@@ -54,6 +55,7 @@ describe('validateOptions: defaults', () => {
         clientMode: false,
         ignoreOwnEvents: false,
         retry: { initialDelay: 500, maxDelay: 5000 },
+        startupTimeout: 30000,
         hashReplicas: 50,
         balance: 'consistent',
         poolSettleTime: 1000,
@@ -393,6 +395,16 @@ describe('validateOptions: rules', () => {
     [1, 'balance must be "consistent" or "bounded" (got number 1)'],
   ])('rejects balance %p', (balance, message) => {
     expectRejected({ balance }, 'balance', message);
+  });
+
+  it('defaults startupTimeout to 30 s, or heartbeatTTL when longer, and rejects less than 100 ms', () => {
+    expect(validateOptions({ heartbeatTTL: 60_000 }).startupTimeout).toBe(60_000);
+    expect(validateOptions({ startupTimeout: 500 }).startupTimeout).toBe(500);
+    expectRejected(
+      { startupTimeout: 50 },
+      'startupTimeout',
+      `startupTimeout (number 50) must be an integer from 100 to ${DAY}`,
+    );
   });
 
   it('rejects a negative poolSettleTime', () => {

@@ -38,6 +38,11 @@ export interface NodeProcessConfig {
 export interface NodeReport {
   node: string;
   at: number;
+  /** On `view`: each node's metadata `rev`, and this node's repair counters. */
+  revs?: Record<string, string>;
+  stats?: { resyncs: number; rollbacks: number; divergences: number };
+  /** On `updated`: the metadata rev this node wrote. */
+  rev?: string;
   event:
     | 'ready'
     | 'run'
@@ -48,6 +53,7 @@ export interface NodeReport {
     | 'error'
     | 'log'
     | 'stopped'
+    | 'updated'
     | 'view';
   nodes?: string[];
   job?: string;

@@ -18,6 +18,8 @@ export interface RedisHandle {
 
 export interface StartRedisOptions {
   args?: string[];
+  /** Spawn on this port (a spawned redis-server only), e.g. one an app already tries to reach. */
+  port?: number;
 }
 
 const NO_REDIS =
@@ -69,7 +71,7 @@ export async function freePort(): Promise<number> {
 export async function startRedis(options: StartRedisOptions = {}): Promise<RedisHandle> {
   const args = options.args ?? [];
   if (process.env.TEST_REDIS_SOURCE !== 'url') {
-    const spawned = await trySpawned(args);
+    const spawned = await trySpawned(args, options.port);
     if (spawned) return spawned;
     if (await dockerAnswers()) {
       const container = await tryTestcontainers(args);
@@ -169,11 +171,11 @@ async function spawnServer(port: number, args: string[]): Promise<ChildProcess> 
   );
 }
 
-async function trySpawned(args: string[]): Promise<RedisHandle | undefined> {
+async function trySpawned(args: string[], fixedPort?: number): Promise<RedisHandle | undefined> {
   let port = 0;
   let child: ChildProcess | undefined;
   for (let attempt = 1; !child; attempt++) {
-    port = await freePort();
+    port = fixedPort ?? (await freePort());
     try {
       child = await spawnServer(port, args);
     } catch (err) {
