@@ -2,8 +2,7 @@
 // app contexts in this process, one update every 10 ms (100 events/s).
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
-import { registryKeys } from '../dist/storage/registry-keys.js';
-import { RedisRegistryStore } from '../dist/storage/redis-registry.store.js';
+import { beat, createStore } from './lib/library.mjs';
 import { startApp } from './lib/nodes.mjs';
 import { commandStats } from './lib/redis.mjs';
 import { sleep, splitGc, summarize } from './lib/stats.mjs';
@@ -115,12 +114,7 @@ export async function run({ redisUrl, quick, log }) {
 async function floors(redisUrl, count) {
   const publisher = new Redis(redisUrl);
   const subscriber = new Redis(redisUrl);
-  const store = new RedisRegistryStore({
-    client: publisher,
-    ownsClient: false,
-    keys: registryKeys('floor', 'floor:events'),
-    pubSubEnabled: true,
-  });
+  const store = createStore(publisher, 'floor', { pubSub: true });
   const published = [];
   const pings = [];
   const beats = [];
@@ -138,8 +132,9 @@ async function floors(redisUrl, count) {
     await sleep(1000 / RATE);
     await publisher.publish('floor', String(performance.now()));
     await timed(pings, () => publisher.ping());
-    const record = JSON.stringify({ nodeId: 'x', seq: i });
-    await timed(beats, () => store.beat('x', 'instance', record, ['x'], 3000));
+    const node = { nodeId: 'x', instance: 'instance', services: ['x'] };
+    node.record = JSON.stringify({ nodeId: 'x', seq: i });
+    await timed(beats, () => beat(store, node, 3000));
   }
   await sleep(50);
   publisher.disconnect();

@@ -5,9 +5,8 @@ import 'reflect-metadata';
 import { performance } from 'node:perf_hooks';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { DiscoveryModule, HashRing, NodePool, validateOptions } from 'nestjs-redis-discovery';
-import { encodeRecord } from '../dist/discovery/node-record.codec.js';
-import { RegistryView } from '../dist/discovery/registry-view.js';
+import { DiscoveryModule, HashRing } from 'nestjs-redis-discovery';
+import { nodePoolOver } from './lib/library.mjs';
 import { summarize } from './lib/stats.mjs';
 
 /** ns per call of `body(i)`, one sample per batch of `size` calls. */
@@ -24,27 +23,9 @@ function batches(body, { size, count, warmup = 3 }) {
 }
 
 function guard(quick) {
-  const view = new RegistryView();
-  for (let i = 0; i < 10; i++) {
-    const node = {
-      nodeId: `node-${i}`,
-      serviceName: 'pool',
-      address: `h${i}:80`,
-      services: [{ name: 'pool' }],
-      metadata: {},
-    };
-    view.upsert(node, encodeRecord(node), i + 1);
-  }
-  const discovery = {
-    nodeId: 'node-3',
-    get viewGeneration() {
-      return view.generation;
-    },
-    poolNodes: (name = 'pool') => view.pool(name),
-  };
-  const pool = new NodePool(
-    validateOptions({ nodeId: 'node-3', serviceName: 'pool', poolSettleTime: 0 }),
-    discovery,
+  const { pool, nodeIds } = nodePoolOver(
+    Array.from({ length: 10 }, (_, i) => `node-${i}`),
+    'node-3',
   );
   const jobs = Array.from({ length: 64 }, (_, i) => `job-${i}`);
   const owned = jobs.filter((job) => pool.checkJobAvailable(job)).length;
@@ -52,7 +33,7 @@ function guard(quick) {
     size: 1_000_000,
     count: quick ? 5 : 20,
   });
-  const ring = new HashRing(view.pool('pool').map((n) => n.nodeId));
+  const ring = new HashRing(nodeIds);
   const uncached = batches((i) => ring.owner(jobs[i & 63]) === 'node-3', {
     size: 100_000,
     count: quick ? 3 : 10,

@@ -11,7 +11,16 @@ import { Redis } from 'ioredis';
 import { info, startRedis } from './lib/redis.mjs';
 import { writeResults } from './lib/report.mjs';
 
-const BENCHMARKS = ['lookup', 'heartbeat', 'events', 'crash', 'failover', 'balance', 'guard'];
+const BENCHMARKS = [
+  'lookup',
+  'view',
+  'heartbeat',
+  'events',
+  'crash',
+  'failover',
+  'balance',
+  'guard',
+];
 const quick = process.argv.includes('--quick');
 const only = process.argv
   .find((arg) => arg.startsWith('--only='))

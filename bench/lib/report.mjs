@@ -19,6 +19,8 @@ export function format(value, unit) {
       return `${number(value, value < 10 ? 2 : value < 100 ? 1 : 0)}×`;
     case '%core':
       return `${number(value, 1)}% of a core`;
+    case 'MiB':
+      return `${number(value, value < 10 ? 2 : 1)} MiB`;
     case 'Mops':
       return `${number(value, 2)} M/s`;
     default:

@@ -5,6 +5,7 @@ import { ServerClock } from '../common/server-clock.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
 import type { ReapResult, RegistryStore } from '../storage/registry-store.interface.js';
 import type { ViewMark } from './registry-view.js';
+import { errorMessage } from '../common/error-message.js';
 
 /**
  * Every heartbeat reaps expired peers and tells the earliest deadline left, so in a healthy
@@ -24,6 +25,8 @@ export class ExpirySweeper {
     private readonly clock: ServerClock,
     /** What the view had applied when a sweep is sent, handed back with its reply. */
     private readonly mark: () => ViewMark,
+    /** The digest fields of a partial view, to ask for. */
+    private readonly scope: () => string[],
     /** Every reply of a sweep, for the view to check itself against. */
     private readonly onReply: (reply: ReapResult, sent: ViewMark) => void,
   ) {}
@@ -53,12 +56,12 @@ export class ExpirySweeper {
     try {
       const sent = this.mark();
       const sentAt = ServerClock.local();
-      const result = await this.store.reap();
+      const result = await this.store.reap(this.scope());
       this.clock.observe(result.serverTime, sentAt, ServerClock.local());
       this.onReply(result, sent);
       this.plan(result.nextDeadline);
     } catch (error) {
-      this.logger.warn(`Expiry sweep failed: ${error instanceof Error ? error.message : error}`);
+      this.logger.warn(`Expiry sweep failed: ${errorMessage(error)}`);
       this.plan(null, this.options.retry.initialDelay);
     }
   }

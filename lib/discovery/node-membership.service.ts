@@ -23,6 +23,7 @@ import type { DiscoveryStats, NodeInfo } from './node-info.interface.js';
 import { NodeLease } from './node-lease.js';
 import { encodeRecord } from './node-record.codec.js';
 import { RegistrySync } from './registry-sync.service.js';
+import { errorMessage } from '../common/error-message.js';
 
 /** What the health indicator and the job runner need to know about this node's lease. */
 export interface LeaseStatus {
@@ -214,7 +215,7 @@ export class NodeMembership {
       } catch (error) {
         if (!worthWaiting(error) || this.stopping) throw error;
         const waited = Math.round(ServerClock.local() - startedAt);
-        const last = this.store.lastConnectionError ?? message(error);
+        const last = this.store.lastConnectionError ?? errorMessage(error);
         if (waited >= startupTimeout || error instanceof TimeoutError) {
           throw new RegistryUnavailableError(this.store.address, waited, last);
         }
@@ -260,21 +261,23 @@ export class NodeMembership {
     const sentAt = ServerClock.local();
     let result;
     try {
-      result = await this.store.beat(
-        this.nodeId,
-        this.instance,
+      result = await this.store.beat({
+        nodeId: this.nodeId,
+        instance: this.instance,
         record,
         tag,
-        node.services.map((s) => s.name),
-        this.options.heartbeatTTL,
-      );
+        pool: node.serviceName,
+        services: [...new Set(node.services.map((s) => s.name))],
+        ttl: this.options.heartbeatTTL,
+        scope: this.sync.scope(),
+      });
     } catch (error) {
       this.stats.heartbeatFailures += 1;
       if (this.consecutiveFailures++ === 0) this.failingSince = sentAt;
       if (error instanceof DuplicateNodeIdError) this.logger.error(error.message);
       else
         this.logger.warn(
-          `Heartbeat failed (${this.consecutiveFailures} in a row): ${message(error)}`,
+          `Heartbeat failed (${this.consecutiveFailures} in a row): ${errorMessage(error)}`,
         );
       throw error;
     }
@@ -310,7 +313,7 @@ export class NodeMembership {
         await this.store.deregister(this.nodeId, this.instance);
         return;
       } catch (error) {
-        this.logger.warn(`Deregistration attempt ${attempt} failed: ${message(error)}`);
+        this.logger.warn(`Deregistration attempt ${attempt} failed: ${errorMessage(error)}`);
         if (attempt < 3)
           await new Promise((r) => setTimeout(r, attempt * this.options.retry.initialDelay));
       }
@@ -322,10 +325,6 @@ export class NodeMembership {
     this.writes = run.catch(() => undefined);
     return run;
   }
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 class TimeoutError extends Error {}

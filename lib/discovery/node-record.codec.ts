@@ -1,13 +1,7 @@
-import {
-  addressRule,
-  isPlainObject,
-  metadataRule,
-  nameRule,
-  servicesRule,
-} from '../common/field-rules.js';
+import { addressRule, isPlainObject, nameRule } from '../common/field-rules.js';
 import type { RecordSigner } from '../common/record-signer.js';
-import type { ServiceDescriptor } from '../options/discovery-options.interface.js';
 import type { DeregistrationReason, DiscoveryEventType, NodeInfo } from './node-info.interface.js';
+import { RecordInterner } from './record-interner.js';
 
 /** Largest record or event accepted from Redis; anything larger is garbage or an attack. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -94,20 +88,40 @@ export function decodeEvent(raw: unknown, signer?: RecordSigner): WireEvent | Re
   };
 }
 
+const RECORD_KEYS = new Set(['nodeId', 'serviceName', 'address', 'services', 'metadata', 'sig']);
+const interner = new RecordInterner();
+
+/**
+ * Checks a parsed record and returns it as a NodeInfo: the parsed object itself (frozen) when it
+ * has only the record's keys, as records written by this library do, with its service list and
+ * metadata shared with other records that have the same ones (see RecordInterner).
+ */
 function toNode(value: unknown, signer: RecordSigner | undefined): NodeInfo | Rejection {
   if (!isPlainObject(value)) return 'malformed';
-  const { nodeId, serviceName, address, services, metadata } = value;
+  const { nodeId, serviceName, address } = value;
   if (nameRule(nodeId) || nameRule(serviceName) || addressRule(address)) return 'malformed';
-  if (servicesRule(services) || metadataRule(metadata)) return 'malformed';
-  const node: NodeInfo = {
-    nodeId: nodeId as string,
-    serviceName: serviceName as string,
-    address: address as string,
-    services: (services as ServiceDescriptor[]).map((s) => ({ ...s })),
-    metadata: { ...(metadata as Record<string, string>) },
-  };
-  if (signer && !signer.verify(canonicalRecord(node), value.sig)) return 'unverified';
-  return freezeNode(node);
+  const services = interner.services(value.services);
+  const metadata = interner.metadata(value.metadata);
+  if (!services || !metadata) return 'malformed';
+  const sig = value.sig;
+  let node: NodeInfo;
+  if (Object.keys(value).every((key) => RECORD_KEYS.has(key))) {
+    // `sig` is the last key written, so deleting it keeps the object's fast shape.
+    if ('sig' in value) delete value.sig;
+    value.services = services;
+    value.metadata = metadata;
+    node = value as unknown as NodeInfo;
+  } else {
+    node = {
+      nodeId: nodeId as string,
+      serviceName: serviceName as string,
+      address: address as string,
+      services,
+      metadata,
+    };
+  }
+  if (signer && !signer.verify(canonicalRecord(node), sig)) return 'unverified';
+  return Object.freeze(node);
 }
 
 /** Nodes are handed to callers without copies, so they are read-only. */

@@ -23,18 +23,24 @@ export class RecordDecoder {
   }
 
   /** The valid records, parsed. */
-  decodeAll(records: string[]): NodeInfo[] {
-    return records.flatMap((raw) => this.decode(raw) ?? []);
+  decodeAll(records: string[], cache = true): NodeInfo[] {
+    return records.flatMap((raw) => this.decode(raw, cache) ?? []);
   }
 
-  /** A record parsed, or undefined (counted) when it is not valid; each is parsed and checked once. */
-  decode(raw: string): NodeInfo | undefined {
-    let node = this.decoded.get(raw);
+  /**
+   * A record parsed, or undefined (counted) when it is not valid. With `cache`, each distinct
+   * record is parsed and checked once (fresh lookups repeat); a snapshot, read once, skips it.
+   */
+  decode(raw: string, cache = true): NodeInfo | undefined {
+    let node = cache ? this.decoded.get(raw) : undefined;
     if (!node) {
       const decoded = decodeRecord(raw, this.signer);
       if (typeof decoded === 'string') return void this.reject(decoded, 'node record in Redis');
-      if (this.decoded.size >= DECODED_CACHE_SIZE) this.decoded.clear();
-      this.decoded.set(raw, (node = decoded));
+      node = decoded;
+      if (cache) {
+        if (this.decoded.size >= DECODED_CACHE_SIZE) this.decoded.clear();
+        this.decoded.set(raw, node);
+      }
     }
     return node;
   }

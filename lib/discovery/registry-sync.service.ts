@@ -1,5 +1,5 @@
 // Everyone's view of the registry in this process: subscribes to change events, decodes and
-// confirms them, notices what it missed and resyncs, and delivers changes to handlers.
+// confirms them, checks the view against Redis on every reply, and resyncs what it got wrong.
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { RecordSigner } from '../common/record-signer.js';
 import { ServerClock } from '../common/server-clock.js';
@@ -10,22 +10,17 @@ import {
   REGISTRY_STORE,
 } from '../discovery.constants.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
-import { recordTag } from '../storage/registry-digest.js';
-import type {
-  ReapResult,
-  RegistryStore,
-  RegistryVersion,
-} from '../storage/registry-store.interface.js';
+import { recordTag, tagValue } from '../storage/registry-digest.js';
+import type { ReapResult, RegistryStore } from '../storage/registry-store.interface.js';
+import { EventHandlers, resyncedEvent } from './event-handlers.js';
 import { ExpirySweeper } from './expiry-sweeper.js';
-import type {
-  DiscoveryEvent,
-  DiscoveryEventHandler,
-  DiscoveryStats,
-  NodeInfo,
-} from './node-info.interface.js';
+import type { DiscoveryEventHandler, DiscoveryStats, NodeInfo } from './node-info.interface.js';
 import { decodeEvent, decodeRecord, encodeRecord, type WireEvent } from './node-record.codec.js';
 import { RecordDecoder } from './record-decoder.js';
-import { RegistryView, type ViewChange, type ViewMark } from './registry-view.js';
+import { RegistryView, type ViewMark } from './registry-view.js';
+import { checkView } from './view-check.js';
+import { ViewLoader } from './view-loader.js';
+import { errorMessage } from '../common/error-message.js';
 
 /** How long an event-less version mismatch may last before it counts as a missed event. */
 const MISSED_EVENT_GRACE_MS = 150;
@@ -33,16 +28,18 @@ const MISSED_EVENT_GRACE_MS = 150;
 @Injectable()
 export class RegistrySync {
   /** The registry as this process knows it; lookups read it directly. */
-  readonly view = new RegistryView();
+  readonly view: RegistryView;
   private readonly logger = new Logger('ServiceDiscovery');
   private readonly decoder: RecordDecoder;
   private readonly sweeper: ExpirySweeper;
-  private readonly handlers = new Set<DiscoveryEventHandler>();
+  private readonly loader: ViewLoader;
+  private readonly handlers: EventHandlers;
   private readonly timers = new Set<NodeJS.Timeout>();
   private started: Promise<void> | undefined;
   private stopping = false;
   private syncing = false;
   private resyncWanted = false;
+  private resyncing: Promise<void> | undefined;
   private buffered: WireEvent[] = [];
   private confirmations: Promise<void> = Promise.resolve();
   private unsubscribe: (() => Promise<void>) | undefined;
@@ -55,12 +52,24 @@ export class RegistrySync {
     @Inject(DISCOVERY_STATS) private readonly stats: DiscoveryStats,
     @Inject(RECORD_SIGNER) private readonly signer: RecordSigner | undefined,
   ) {
+    this.view = new RegistryView(
+      options.viewScope === 'all'
+        ? { all: true }
+        : { all: false, pools: new Set([options.serviceName]), services: new Set() },
+    );
     this.decoder = new RecordDecoder(signer, stats, this.logger);
+    this.handlers = new EventHandlers(
+      stats,
+      this.logger,
+      options.ignoreOwnEvents ? options.nodeId : undefined,
+    );
+    this.loader = new ViewLoader(store, clock, this.decoder, this.view);
     this.sweeper = new ExpirySweeper(
       options,
       store,
       clock,
       () => this.view.mark(),
+      () => this.scope(),
       (reply, sent) => this.observe(reply, sent),
     );
   }
@@ -106,14 +115,38 @@ export class RegistrySync {
     await unsubscribe?.();
   }
 
-  /** Every live node, read from Redis now. */
+  /** The digest fields of a partial view, asked of Redis with every beat and sweep. */
+  scope(): string[] {
+    return this.view.scope.all ? [] : this.view.digests.fields;
+  }
+
+  /** A partial view starts keeping `serviceName` (its first lookup): resolves once filled. */
+  async cover(serviceName: string): Promise<void> {
+    await this.start();
+    if (this.view.covers(serviceName)) return;
+    this.view.widen(serviceName);
+    await this.resyncNow();
+  }
+
+  /** Every live node, read from Redis now (page by page). */
   async freshNodes(): Promise<NodeInfo[]> {
-    return this.decoder.decodeAll((await this.store.snapshot()).records);
+    const nodes: NodeInfo[] = [];
+    await this.loader.pages((records) => nodes.push(...this.decoder.decodeAll(records, false)));
+    return nodes;
   }
 
   /** The live nodes offering `serviceName`, read from Redis now (cost: that service's nodes). */
   async freshService(serviceName: string): Promise<NodeInfo[]> {
-    return this.decoder.decodeAll((await this.store.fetchService(serviceName)).records);
+    const { records, deadlines } = await this.store.fetchService(serviceName);
+    if (!this.clock.synced) await this.loader.syncClock();
+    const now = this.clock.now();
+    return this.decoder.decodeAll(records.filter((_, i) => deadlines[i] > now));
+  }
+
+  /** The record of `nodeId` if it is alive, read from Redis now. */
+  async freshNode(nodeId: string): Promise<NodeInfo | undefined> {
+    const record = await this.store.fetchNode(nodeId);
+    return record === undefined ? undefined : this.decoder.decode(record);
   }
 
   addHandler(handler: DiscoveryEventHandler): void {
@@ -121,7 +154,7 @@ export class RegistrySync {
   }
 
   removeHandler(handler: DiscoveryEventHandler): void {
-    this.handlers.delete(handler);
+    this.handlers.remove(handler);
   }
 
   // --- fed by this node's membership -----------------------------------------------------------
@@ -133,7 +166,7 @@ export class RegistrySync {
 
   /** This node wrote its record (`tag`) at `version`: it sees its own writes at once. */
   ownRecord(node: NodeInfo, version: number, tag: string): void {
-    this.view.upsert(node, encodeRecord(node), version, tag);
+    this.view.upsert(node, version, tagValue(tag));
   }
 
   /** Where the view stands before a request leaves; pass it back to `observe` with the reply. */
@@ -174,7 +207,7 @@ export class RegistrySync {
       const record = await this.store.fetchNode(event.node.nodeId);
       current = record === undefined ? undefined : decodeRecord(record, this.signer);
     } catch (error) {
-      this.logger.warn(`Could not confirm an event, resyncing: ${message(error)}`);
+      this.logger.warn(`Could not confirm an event, resyncing: ${errorMessage(error)}`);
       return this.requestResync();
     }
     const alive = current !== undefined && typeof current !== 'string';
@@ -192,7 +225,13 @@ export class RegistrySync {
   }
 
   private applyEvent(event: WireEvent): void {
-    if (event.epoch !== this.view.epoch) return this.requestResync();
+    if (event.epoch !== this.view.epoch) {
+      // The registry's first write, seen by a view loaded from an empty Redis: nothing to reload
+      // (an empty registry at version 0 is the same in every epoch).
+      const first = this.view.epoch === '' && this.view.version === 0 && event.version === 1;
+      if (!first) return this.requestResync();
+      this.view.epoch = event.epoch;
+    }
     if (event.version <= this.view.version) return; // already in the view
     if (event.version > this.view.version + 1) return this.requestResync();
     const { node } = event;
@@ -200,10 +239,10 @@ export class RegistrySync {
       // Even about this node: its lease is judged by its own heartbeats, never by an event.
       this.view.remove(node.nodeId, event.version);
     } else {
-      this.view.upsert(node, encodeRecord(node), event.version, recordTag(event.record));
+      this.view.upsert(node, event.version, tagValue(recordTag(event.record)));
     }
     this.view.advance(event.version);
-    this.emit({
+    this.handlers.emit({
       ...node,
       type: event.type,
       timestamp: event.timestamp,
@@ -214,99 +253,75 @@ export class RegistrySync {
   // --- anti-entropy and resyncs ---------------------------------------------------------------
 
   /**
-   * Checks the view against a reply of Redis, once per heartbeat at no extra round trip. Events
-   * are hints: whatever was forged, lost or rolled back, a difference is found here and a resync
-   * repairs it.
-   * - Redis below what the view had applied before the request left: Redis lost writes (or an
-   *   event claimed a version it never reached).
-   * - Redis ahead: events are on their way; if they do not come soon, some were missed.
-   * - Same version, other digest: the view holds something Redis does not (a forged or lost event).
+   * Checks the view against a reply of Redis, once per heartbeat at no extra round trip, and
+   * repairs it by a resync (see `checkView`): whatever was forged, lost or rolled back, a view
+   * never disagrees with Redis for longer than one interval.
    */
-  private check(reply: RegistryVersion, sent: ViewMark): void {
+  private check(reply: ReapResult, sent: ViewMark): void {
     if (this.stopping || this.syncing) return;
-    const view = this.view;
-    if (reply.epoch === sent.epoch && reply.version < sent.version) {
+    const verdict = checkView(this.view, reply, sent);
+    if (verdict === 'rollback') {
       this.stats.rollbacks += 1;
       this.logger.warn(
         `The registry's version went back from ${sent.version} to ${reply.version} (Redis lost writes); resyncing`,
       );
-      return this.requestResync();
-    }
-    const behind = () => reply.epoch !== view.epoch || reply.version > view.version;
-    if (behind()) {
-      if (this.missedCheck) return;
-      if (!this.options.pubSubEnabled) return this.requestResync();
-      this.missedCheck = this.timer(MISSED_EVENT_GRACE_MS, () => {
-        this.missedCheck = undefined;
-        if (behind()) this.requestResync();
-      });
-      return;
-    }
-    const expected = view.digestAt(reply.version);
-    if (expected !== undefined && expected !== reply.digest) {
+      this.requestResync();
+    } else if (verdict === 'diverged') {
       this.stats.divergences += 1;
       this.requestResync();
+    } else if (verdict === 'behind' && !this.missedCheck) {
+      if (!this.options.pubSubEnabled) return this.requestResync();
+      const stillBehind = () =>
+        reply.epoch !== this.view.epoch || reply.version > this.view.version;
+      this.missedCheck = this.timer(MISSED_EVENT_GRACE_MS, () => {
+        this.missedCheck = undefined;
+        if (stillBehind()) this.requestResync();
+      });
     }
   }
 
   private requestResync(): void {
     if (this.stopping) return;
-    if (this.syncing) {
-      this.resyncWanted = true;
-      return;
-    }
-    this.resync(true).catch((error) => {
-      this.logger.warn(`Resync failed, retrying: ${message(error)}`);
+    this.resyncNow().catch((error) => {
+      this.logger.warn(`Resync failed, retrying: ${errorMessage(error)}`);
       this.timer(this.options.retry.initialDelay, () => this.requestResync());
     });
   }
 
-  /** Replaces the view with a snapshot; with `announce`, emits what changed as resynced events. */
-  private async resync(announce: boolean): Promise<void> {
+  /** Resyncs now (or once the running resync is over, again). */
+  private resyncNow(): Promise<void> {
+    if (this.syncing) {
+      this.resyncWanted = true;
+      return this.resyncing!;
+    }
+    return this.resync(true);
+  }
+
+  /** Replaces the view with what Redis holds; with `announce`, emits what changed as events. */
+  private resync(announce: boolean): Promise<void> {
     this.syncing = true;
-    try {
-      do {
-        this.resyncWanted = false;
-        const sentAt = ServerClock.local();
-        const snapshot = await this.store.snapshot();
-        this.clock.observe(snapshot.serverTime, sentAt, ServerClock.local());
-        const nodes = snapshot.records.flatMap((record, i) => {
-          const node = this.decoder.decode(record);
-          return node ? [{ node, raw: encodeRecord(node), tag: snapshot.tags[i] }] : [];
-        });
-        const changes = this.view.replace(snapshot.epoch, snapshot.version, nodes);
-        if (announce) {
-          this.stats.resyncs += 1;
-          for (const change of changes) this.emit(resyncedEvent(change, snapshot.serverTime));
-        }
-        const pending = this.buffered.sort((a, b) => a.version - b.version);
-        this.buffered = [];
-        for (const event of pending) this.applyEvent(event);
-      } while (this.resyncWanted && !this.stopping);
-    } finally {
-      this.syncing = false;
-    }
-  }
-
-  // --- helpers ---------------------------------------------------------------------------------
-
-  private emit(event: DiscoveryEvent): void {
-    if (this.options.ignoreOwnEvents && event.nodeId === this.options.nodeId) return;
-    for (const handler of this.handlers) {
+    this.resyncing = (async () => {
       try {
-        const result = handler(event);
-        if (result && typeof (result as Promise<void>).catch === 'function') {
-          (result as Promise<void>).catch((error) => this.handlerFailed(error));
-        }
-      } catch (error) {
-        this.handlerFailed(error);
+        do {
+          this.resyncWanted = false;
+          const loaded = await this.loader.load(!this.options.pubSubEnabled);
+          const changes = this.view.replace(loaded.epoch, loaded.version, loaded.nodes);
+          if (announce) {
+            this.stats.resyncs += 1;
+            for (const change of changes) {
+              this.handlers.emit(resyncedEvent(change, loaded.serverTime));
+            }
+          }
+          // Events of changes made while the pages were read: applied in order, on top.
+          const pending = this.buffered.sort((a, b) => a.version - b.version);
+          this.buffered = [];
+          for (const event of pending) this.applyEvent(event);
+        } while (this.resyncWanted && !this.stopping);
+      } finally {
+        this.syncing = false;
       }
-    }
-  }
-
-  private handlerFailed(error: unknown): void {
-    this.stats.handlerErrors += 1;
-    this.logger.error(`Event handler failed: ${message(error)}`);
+    })();
+    return this.resyncing;
   }
 
   private timer(delay: number, callback: () => void): NodeJS.Timeout {
@@ -317,24 +332,4 @@ export class RegistrySync {
     this.timers.add(handle);
     return handle;
   }
-}
-
-function resyncedEvent(change: ViewChange, timestamp: number): DiscoveryEvent {
-  const type =
-    change.type === 'added'
-      ? 'NODE_REGISTERED'
-      : change.type === 'changed'
-        ? 'NODE_UPDATED'
-        : 'NODE_DEREGISTERED';
-  return {
-    ...change.node,
-    type,
-    timestamp,
-    ...(type === 'NODE_DEREGISTERED' ? { reason: 'expired' as const } : {}),
-    resynced: true,
-  };
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,19 +1,19 @@
-import { withTag } from '../storage/registry-digest.js';
+// This process's copy of the registry (all of it, or the pools and services it uses), indexed by
+// service and pool so a lookup costs the nodes of that service and no round trip.
 import type { NodeInfo } from './node-info.interface.js';
 import { freezeNode } from './node-record.codec.js';
+import { ViewDigests } from './view-digests.js';
 
 interface Entry {
   node: NodeInfo;
-  /** Canonical form (no signature): what tells a real change from a plain re-write. */
-  raw: string;
   /** Registry version that wrote this entry: older news about the node is ignored. */
   version: number;
-  /** Tag of the record as Redis stores it (see registry-digest.ts). */
-  tag: string;
+  /** Tag of the record as Redis stores it, as a number (see registry-digest.ts). */
+  tag: number;
 }
 
-/** How many recent versions keep the digest the view had at them. */
-const DIGEST_HISTORY = 64;
+/** Which nodes a view keeps: all, or those of some pools and services (`viewScope: 'used'`). */
+export type ViewScope = { all: true } | { all: false; pools: Set<string>; services: Set<string> };
 
 /** Where a view stood when a request left: a reply's version can never be below it. */
 export interface ViewMark {
@@ -26,26 +26,38 @@ export interface ViewChange {
   node: NodeInfo;
 }
 
-/**
- * This process's copy of the registry, indexed by service name so a lookup costs the nodes of that
- * service and no round trip. Kept current by events; replaced wholesale by a resync.
- */
+/** Kept current by events; replaced wholesale by a resync. */
 export class RegistryView {
   epoch: string | undefined;
   /** Version of the last event applied in order (or of the snapshot). */
   version = -1;
   /** Grows on every change of membership or content: a cheap "has anything changed" check. */
   generation = 0;
-  /** Sum of the tags of the entries: equals the registry's digest when the view holds what Redis holds. */
-  digest = 0;
-  /** The digest the view had at each recent version. */
-  private readonly digests = new Map<number, number>();
+  readonly digests: ViewDigests;
   private readonly entries = new Map<string, Entry>();
-  private readonly byService = new Map<string, Group>();
-  private readonly byPool = new Map<string, Group>();
+  private readonly byService = new Map<string, NodeInfo[]>();
+  private readonly byPool = new Map<string, NodeInfo[]>();
+  /** Per service, its nodes by the version they offer it at; built by range lookups, on demand. */
+  private readonly versions = new Map<string, Map<string | undefined, NodeInfo[]>>();
+
+  constructor(readonly scope: ViewScope = { all: true }) {
+    this.digests = new ViewDigests(scopeFields(scope));
+  }
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Whether this view holds the nodes of `serviceName` (always, for a whole view). */
+  covers(serviceName: string): boolean {
+    return this.scope.all || this.scope.services.has(serviceName);
+  }
+
+  /** A partial view takes on a service: the caller resyncs to fill it. */
+  widen(serviceName: string): void {
+    if (this.scope.all) return;
+    this.scope.services.add(serviceName);
+    this.digests.reset(scopeFields(this.scope));
   }
 
   get(nodeId: string): NodeInfo | undefined {
@@ -57,7 +69,7 @@ export class RegistryView {
   }
 
   offering(serviceName: string): NodeInfo[] {
-    return this.lookup(this.byService.get(serviceName));
+    return this.byService.get(serviceName)?.slice() ?? [];
   }
 
   /** Nodes offering `serviceName` at a version `matches` accepts; each distinct version is tested once. */
@@ -65,14 +77,15 @@ export class RegistryView {
     serviceName: string,
     matches: (version: string | undefined) => boolean,
   ): NodeInfo[] {
-    const group = this.byService.get(serviceName);
-    if (!group) return [];
-    group.versions ??= versionsOf(serviceName, group.nodes);
+    const nodes = this.byService.get(serviceName);
+    if (!nodes) return [];
+    let byVersion = this.versions.get(serviceName);
+    if (!byVersion) this.versions.set(serviceName, (byVersion = versionsOf(serviceName, nodes)));
     const found: NodeInfo[] = [];
     let buckets = 0;
-    for (const [version, nodes] of group.versions) {
+    for (const [version, bucket] of byVersion) {
       if (!matches(version)) continue;
-      found.push(...nodes);
+      found.push(...bucket);
       buckets += 1;
     }
     // A node offering the service at two matching versions is listed once.
@@ -80,44 +93,35 @@ export class RegistryView {
   }
 
   pool(serviceName: string): NodeInfo[] {
-    return this.lookup(this.byPool.get(serviceName));
+    return this.byPool.get(serviceName)?.slice() ?? [];
   }
 
   mark(): ViewMark {
     return { epoch: this.epoch, version: this.version };
   }
 
-  /** The version of the last event applied in order, remembering the digest at it. */
+  /** The version of the last event applied in order. */
   advance(version: number): void {
     this.version = version;
-    this.digests.set(version, this.digest);
-    if (this.digests.size > DIGEST_HISTORY) {
-      this.digests.delete(this.digests.keys().next().value!);
-    }
-  }
-
-  /** The digest the view had at `version`, if that version is recent and was applied here. */
-  digestAt(version: number): number | undefined {
-    return this.digests.get(version);
+    this.digests.reached(version);
   }
 
   /** Adds or replaces a node unless the view already holds newer news about it. */
-  upsert(node: NodeInfo, raw: string, version: number, tag: string): ViewChange | undefined {
+  upsert(node: NodeInfo, version: number, tag: number): ViewChange | undefined {
     const current = this.entries.get(node.nodeId);
     if (current && current.version > version) return undefined;
+    if (!this.keeps(node)) return current ? this.remove(node.nodeId, version) : undefined;
     if (current) {
       current.version = version;
-      this.digest = withTag(withTag(this.digest, current.tag, -1), tag, 1);
-      current.tag = tag;
-      if (current.raw === raw) return undefined;
-      this.unindex(current.node);
-    } else {
-      this.digest = withTag(this.digest, tag, 1);
+      if (current.tag === tag) return undefined;
+      this.drop(current);
     }
     // Lookups hand out these objects without copying: frozen, no caller can change the view.
     freezeNode(node);
-    this.entries.set(node.nodeId, { node, raw, version, tag });
-    this.index(node);
+    this.entries.set(node.nodeId, { node, version, tag });
+    this.digests.count(this.fieldsOf(node), tag, 1);
+    for (const name of serviceNames(node)) this.index(this.byService, name, node);
+    this.index(this.byPool, node.serviceName, node);
     this.generation += 1;
     return { type: current ? 'changed' : 'added', node };
   }
@@ -126,8 +130,7 @@ export class RegistryView {
     const current = this.entries.get(nodeId);
     if (!current || current.version > version) return undefined;
     this.entries.delete(nodeId);
-    this.digest = withTag(this.digest, current.tag, -1);
-    this.unindex(current.node);
+    this.drop(current);
     this.generation += 1;
     return { type: 'removed', node: current.node };
   }
@@ -136,57 +139,84 @@ export class RegistryView {
   replace(
     epoch: string,
     version: number,
-    nodes: Array<{ node: NodeInfo; raw: string; tag: string }>,
+    nodes: Array<{ node: NodeInfo; tag: number }>,
   ): ViewChange[] {
     const changes: ViewChange[] = [];
     const seen = new Set<string>();
-    for (const { node, raw, tag } of nodes) {
+    this.digests.reset();
+    for (const entry of this.entries.values()) {
+      entry.version = -1; // the snapshot is the truth, whatever was applied before
+      this.digests.count(this.fieldsOf(entry.node), entry.tag, 1);
+    }
+    for (const { node, tag } of nodes) {
       seen.add(node.nodeId);
-      const current = this.entries.get(node.nodeId);
-      if (current) current.version = -1; // the snapshot is the truth, whatever was applied before
-      const change = this.upsert(node, raw, version, tag);
+      const change = this.upsert(node, version, tag);
       if (change) changes.push(change);
     }
     for (const nodeId of [...this.entries.keys()]) {
       if (!seen.has(nodeId)) changes.push(this.remove(nodeId, Infinity)!);
     }
-    if (epoch !== this.epoch || version < this.version) this.digests.clear();
     this.epoch = epoch;
     this.advance(version);
     return changes;
   }
 
-  private lookup(group: Group | undefined): NodeInfo[] {
-    if (!group) return [];
-    group.list ??= [...group.nodes.values()];
-    return group.list.slice();
+  /** Whether this view keeps `node`: always for a whole view, else if it is in a kept pool or service. */
+  private keeps(node: NodeInfo): boolean {
+    return this.scope.all || this.fieldsOf(node).length > 0;
   }
 
-  private index(node: NodeInfo): void {
-    for (const service of node.services) addTo(this.byService, service.name, node);
-    addTo(this.byPool, node.serviceName, node);
+  /** The digest fields `node` counts in, in this view. */
+  private fieldsOf(node: NodeInfo): string[] {
+    const scope = this.scope;
+    if (scope.all) return ['digest'];
+    const fields = scope.pools.has(node.serviceName) ? [`p:${node.serviceName}`] : [];
+    for (const name of serviceNames(node)) if (scope.services.has(name)) fields.push(`d:${name}`);
+    return fields;
   }
 
-  private unindex(node: NodeInfo): void {
-    for (const service of node.services) removeFrom(this.byService, service.name, node.nodeId);
-    removeFrom(this.byPool, node.serviceName, node.nodeId);
+  private drop(entry: Entry): void {
+    const { node } = entry;
+    this.digests.count(this.fieldsOf(node), entry.tag, -1);
+    for (const name of serviceNames(node)) this.unindex(this.byService, name, node);
+    this.unindex(this.byPool, node.serviceName, node);
+  }
+
+  private index(index: Map<string, NodeInfo[]>, key: string, node: NodeInfo): void {
+    const list = index.get(key);
+    if (list) list.push(node);
+    else index.set(key, [node]);
+    if (index === this.byService) this.versions.delete(key);
+  }
+
+  private unindex(index: Map<string, NodeInfo[]>, key: string, node: NodeInfo): void {
+    const list = index.get(key);
+    if (!list) return;
+    const at = list.indexOf(node);
+    if (at !== -1) list.splice(at, 1);
+    if (list.length === 0) index.delete(key);
+    if (index === this.byService) this.versions.delete(key);
   }
 }
 
-/** The nodes of one service or pool, with the array lookups return, built on first use. */
-interface Group {
-  nodes: Map<string, NodeInfo>;
-  list: NodeInfo[] | undefined;
-  /** For a service: its nodes by the version they offer it at. */
-  versions?: Map<string | undefined, NodeInfo[]>;
+/** The names of the services a node offers, each once (a node may offer one at two versions). */
+function serviceNames(node: NodeInfo): Iterable<string> {
+  const { services } = node;
+  if (services.length === 1) return [services[0].name];
+  return new Set(services.map((service) => service.name));
 }
 
-function versionsOf(
-  serviceName: string,
-  nodes: Map<string, NodeInfo>,
-): Map<string | undefined, NodeInfo[]> {
+function scopeFields(scope: ViewScope): string[] {
+  if (scope.all) return ['digest'];
+  return [
+    ...[...scope.pools].map((pool) => `p:${pool}`),
+    ...[...scope.services].map((service) => `d:${service}`),
+  ];
+}
+
+function versionsOf(serviceName: string, nodes: NodeInfo[]): Map<string | undefined, NodeInfo[]> {
   const versions = new Map<string | undefined, NodeInfo[]>();
-  for (const node of nodes.values()) {
+  for (const node of nodes) {
     for (const service of node.services) {
       if (service.name !== serviceName) continue;
       const bucket = versions.get(service.version);
@@ -195,21 +225,4 @@ function versionsOf(
     }
   }
   return versions;
-}
-
-function addTo(index: Map<string, Group>, key: string, node: NodeInfo): void {
-  let group = index.get(key);
-  if (!group) index.set(key, (group = { nodes: new Map(), list: undefined }));
-  group.nodes.set(node.nodeId, node);
-  group.list = undefined;
-  group.versions = undefined;
-}
-
-function removeFrom(index: Map<string, Group>, key: string, id: string): void {
-  const group = index.get(key);
-  if (!group) return;
-  group.nodes.delete(id);
-  group.list = undefined;
-  group.versions = undefined;
-  if (group.nodes.size === 0) index.delete(key);
 }

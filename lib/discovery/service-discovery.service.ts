@@ -88,8 +88,9 @@ export class ServiceDiscovery {
     return this.shutdownDone;
   }
 
+  /** Every live node. A partial view (`viewScope: 'used'`) does not hold them all: it reads Redis. */
   async getActiveNodes(options: LookupOptions = {}): Promise<NodeInfo[]> {
-    if (options.fresh) return this.sync.freshNodes();
+    if (options.fresh || !this.sync.view.scope.all) return this.sync.freshNodes();
     await this.sync.start();
     return this.sync.view.all();
   }
@@ -111,7 +112,7 @@ export class ServiceDiscovery {
     }
     const matches = versionMatcher(version);
     if (!options.fresh) {
-      await this.sync.start();
+      await this.sync.cover(serviceName);
       return version === undefined
         ? this.sync.view.offering(serviceName)
         : this.sync.view.offeringMatching(serviceName, matches);
@@ -126,7 +127,8 @@ export class ServiceDiscovery {
   async isNodeActive(nodeId: string): Promise<boolean> {
     argument('nodeId', nodeId, nameRule);
     await this.sync.start();
-    return this.sync.view.get(nodeId) !== undefined;
+    if (this.sync.view.get(nodeId) !== undefined) return true;
+    return !this.sync.view.scope.all && (await this.sync.freshNode(nodeId)) !== undefined;
   }
 
   /** The live nodes of a pool, from the view (no round trip); used by the node pool. */

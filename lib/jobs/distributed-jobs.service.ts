@@ -21,6 +21,7 @@ import { JobRunner, type JobCall, type JobMethod } from './job-runner.js';
 import { jobStatus, newJobState, sawTick, type JobState } from './job-state.js';
 import { TickClaimer } from './tick-claimer.js';
 import type { TickSchedule } from './tick-schedule.js';
+import { errorMessage } from '../common/error-message.js';
 
 /**
  * Every node fires every tick. The ring's owner claims it at once, the others after a grace per
@@ -113,7 +114,7 @@ export class DistributedJobs implements JobInvoker {
       claim = await this.claimer.claim(definition, tick, serverNow, job.lastSeen);
     } catch (error) {
       this.logger.warn(
-        `Job ${name}: tick skipped on this node, the claim failed: ${message(error)}`,
+        `Job ${name}: tick skipped on this node, the claim failed: ${errorMessage(error)}`,
       );
       return skip(job, 'redisError');
     }
@@ -165,8 +166,4 @@ export class DistributedJobs implements JobInvoker {
 function skip(job: JobState, reason: keyof JobSkips): undefined {
   job.skipped[reason] += 1;
   return undefined;
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

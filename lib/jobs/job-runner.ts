@@ -9,6 +9,7 @@ import type { RegistryStore } from '../storage/registry-store.interface.js';
 import { jobContextStorage } from './job-context.js';
 import { JobRun } from './job-run.js';
 import { sawTick, type JobState } from './job-state.js';
+import { errorMessage } from '../common/error-message.js';
 
 export type JobMethod = (...args: unknown[]) => unknown;
 
@@ -77,9 +78,9 @@ export class JobRunner {
       return await done;
     } catch (error) {
       job.errors += 1;
-      job.lastError = message(error);
+      job.lastError = errorMessage(error);
       this.logger.error(
-        `Job ${definition.name} failed (tick ${run.tick.toISOString()}): ${message(error)}`,
+        `Job ${definition.name} failed (tick ${run.tick.toISOString()}): ${errorMessage(error)}`,
       );
       return undefined;
     } finally {
@@ -169,7 +170,9 @@ export class JobRunner {
           !this.draining && this.membership.lease.isValid(),
         ));
       } catch (error) {
-        this.logger.warn(`Job ${definition.name}: could not release its run: ${message(error)}`);
+        this.logger.warn(
+          `Job ${definition.name}: could not release its run: ${errorMessage(error)}`,
+        );
         return; // the marker lapses with its lease
       }
       if (!next) return;
@@ -178,8 +181,4 @@ export class JobRunner {
       await this.run(job, call, next, false, token);
     }
   }
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

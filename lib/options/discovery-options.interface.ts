@@ -60,6 +60,12 @@ export interface DiscoveryModuleOptions {
   pubSubEnabled?: boolean;
   /** Channel of the change events. Default `<keyPrefix>:events`. */
   pubSubChannel?: string;
+  /**
+   * What the in-process view keeps: `all` nodes (default), or `used`: only this node's pool and
+   * the services it has looked up (the first lookup of a service reads it from Redis), so a
+   * process in a large registry holds what it uses. With `used`, `getActiveNodes()` reads Redis.
+   */
+  viewScope?: 'all' | 'used';
   /** Look up and listen without registering this process as a node. Default `false`. */
   clientMode?: boolean;
   /** Do not deliver events about this node to its own subscribers. Default `false`. */
@@ -103,6 +109,7 @@ export interface ResolvedDiscoveryOptions {
   heartbeatTTL: number;
   pubSubEnabled: boolean;
   pubSubChannel: string;
+  viewScope: 'all' | 'used';
   clientMode: boolean;
   ignoreOwnEvents: boolean;
   retry: Required<RetryOptions>;

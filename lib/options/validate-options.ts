@@ -27,6 +27,7 @@ const KNOWN_KEYS: ReadonlyArray<keyof DiscoveryModuleOptions> = [
   'heartbeatTTL',
   'pubSubEnabled',
   'pubSubChannel',
+  'viewScope',
   'clientMode',
   'ignoreOwnEvents',
   'retry',
@@ -77,6 +78,13 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
   const pubSubEnabled = flag('pubSubEnabled', options.pubSubEnabled, true);
   const pubSubChannel =
     check('pubSubChannel', options.pubSubChannel, prefixRule) ?? `${keyPrefix}:events`;
+  const viewScope = options.viewScope ?? 'all';
+  if (viewScope !== 'all' && viewScope !== 'used') {
+    throw new InvalidOptionError(
+      'viewScope',
+      `viewScope must be "all" or "used" (got ${describe(viewScope)})`,
+    );
+  }
   const clientMode = flag('clientMode', options.clientMode, false);
   const ignoreOwnEvents = flag('ignoreOwnEvents', options.ignoreOwnEvents, false);
 
@@ -149,6 +157,7 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
     heartbeatTTL,
     pubSubEnabled,
     pubSubChannel,
+    viewScope,
     clientMode,
     ignoreOwnEvents,
     retry: { initialDelay, maxDelay },

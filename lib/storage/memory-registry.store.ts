@@ -1,32 +1,43 @@
+// The registry of one namespace inside this process (no `redis` option): what Redis holds, kept in
+// memory, under the same rules and with the same events, digests and job claims.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { DuplicateNodeIdError } from '../common/errors.js';
 import { MemoryJobClaims } from './memory-job-claims.js';
-import { withTag } from './registry-digest.js';
+import { tagValue, withTag } from './registry-digest.js';
 import type {
+  BeatRequest,
   BeatResult,
   ClaimRequest,
   ClaimResult,
   FetchResult,
   ReapResult,
-  RegistrySnapshot,
   RegistryStore,
   RegistryVersion,
   ReleaseResult,
+  ScopeRead,
   TickRecord,
 } from './registry-store.interface.js';
 
 interface Entry {
   record: string;
   tag: string;
+  pool: string;
   services: string[];
   instance: string;
   deadline: number;
 }
 
+/** The digest fields an entry counts in, as the Redis scripts keep them. */
+const fieldsOf = (entry: Entry) => [
+  'digest',
+  `p:${entry.pool}`,
+  ...entry.services.map((name) => `d:${name}`),
+];
+
 /**
- * The registry of one namespace in this process: what Redis holds, kept in memory. Apps in the same
- * process that use the same `keyPrefix` share it, the way replicas share a Redis.
+ * Apps in the same process that use the same `keyPrefix` share one registry, the way replicas
+ * share a Redis.
  */
 class MemoryRegistry {
   private static readonly namespaces = new Map<string, MemoryRegistry>();
@@ -44,13 +55,18 @@ class MemoryRegistry {
   readonly claims = new MemoryJobClaims(() => this.now());
   readonly listeners = new Set<(message: string) => void>();
   readonly epoch = randomUUID();
+  readonly digests = new Map<string, number>();
   version = 0;
-  /** Sum of the tags of the stored records (see registry-digest.ts). */
-  digest = 0;
 
   now(): number {
     // Monotonic, like Redis TIME is meant to be: immune to changes of the wall clock.
     return Math.floor(performance.timeOrigin + performance.now());
+  }
+
+  count(entry: Entry, sign: 1 | -1): void {
+    for (const field of fieldsOf(entry)) {
+      this.digests.set(field, withTag(this.digests.get(field) ?? 0, tagValue(entry.tag), sign));
+    }
   }
 
   announce(type: string, record: string, reason?: string): void {
@@ -76,14 +92,8 @@ export class MemoryRegistryStore implements RegistryStore {
     this.registry = MemoryRegistry.shared(namespace);
   }
 
-  async beat(
-    nodeId: string,
-    instance: string,
-    record: string,
-    tag: string,
-    services: string[],
-    ttl: number,
-  ): Promise<BeatResult> {
+  async beat(request: BeatRequest): Promise<BeatResult> {
+    const { nodeId, instance, record, tag, pool, services, ttl } = request;
     const registry = this.registry;
     const now = registry.now();
     const current = registry.entries.get(nodeId);
@@ -96,24 +106,25 @@ export class MemoryRegistryStore implements RegistryStore {
       current.deadline = deadline;
     } else {
       outcome = current && current.instance === instance ? 'updated' : 'registered';
-      if (current) registry.digest = withTag(registry.digest, current.tag, -1);
-      registry.digest = withTag(registry.digest, tag, 1);
-      registry.entries.set(nodeId, { record, tag, services, instance, deadline });
+      if (current) registry.count(current, -1);
+      const entry = { record, tag, pool, services: [...services], instance, deadline };
+      registry.entries.set(nodeId, entry);
+      registry.count(entry, 1);
       this.announce(outcome === 'registered' ? 'NODE_REGISTERED' : 'NODE_UPDATED', record);
     }
-    return { ...(await this.reap()), outcome, deadline };
+    return { ...(await this.reap(request.scope)), outcome, deadline };
   }
 
   async deregister(nodeId: string, instance: string): Promise<boolean> {
     const entry = this.registry.entries.get(nodeId);
     if (!entry || entry.instance !== instance) return false;
     this.registry.entries.delete(nodeId);
-    this.registry.digest = withTag(this.registry.digest, entry.tag, -1);
+    this.registry.count(entry, -1);
     this.announce('NODE_DEREGISTERED', entry.record, 'shutdown');
     return true;
   }
 
-  async reap(): Promise<ReapResult> {
+  async reap(scope: string[] = []): Promise<ReapResult> {
     const registry = this.registry;
     const now = registry.now();
     const removed: string[] = [];
@@ -121,42 +132,51 @@ export class MemoryRegistryStore implements RegistryStore {
     for (const [nodeId, entry] of registry.entries) {
       if (entry.deadline <= now) {
         registry.entries.delete(nodeId);
-        registry.digest = withTag(registry.digest, entry.tag, -1);
+        registry.count(entry, -1);
         this.announce('NODE_DEREGISTERED', entry.record, 'expired');
         removed.push(entry.record);
       } else if (nextDeadline === null || entry.deadline < nextDeadline) {
         nextDeadline = entry.deadline;
       }
     }
-    return { ...this.versionNow(now), removed, nextDeadline };
+    return { ...this.state(now, scope), removed, nextDeadline };
   }
 
-  async snapshot(): Promise<RegistrySnapshot> {
-    const now = this.registry.now();
-    const live = [...this.registry.entries.values()].filter((e) => e.deadline > now);
-    return {
-      ...this.versionNow(now),
-      records: live.map((e) => e.record),
-      tags: live.map((e) => e.tag),
-    };
+  /** One page holds everything: there is no server to keep from blocking. */
+  async snapshot(
+    now: number,
+    onPage: (records: string[], tags: string[]) => void,
+    scope: string[] = [],
+  ): Promise<RegistryVersion> {
+    const { records, tags } = this.page((entry) => entry.deadline > now, scope);
+    onPage(records, tags);
+    return this.state(this.registry.now(), scope);
   }
 
-  async version(): Promise<RegistryVersion> {
-    return this.versionNow(this.registry.now());
+  async fetchScope(kind: 'svc' | 'pool', name: string, scope: string[] = []): Promise<ScopeRead> {
+    return this.page(
+      (entry) => (kind === 'pool' ? entry.pool === name : entry.services.includes(name)),
+      scope,
+    );
   }
 
   async fetchService(serviceName: string): Promise<FetchResult> {
-    const now = this.registry.now();
-    const records: string[] = [];
+    const result: FetchResult = { records: [], deadlines: [] };
     for (const entry of this.registry.entries.values()) {
-      if (entry.deadline > now && entry.services.includes(serviceName)) records.push(entry.record);
+      if (!entry.services.includes(serviceName)) continue;
+      result.records.push(entry.record);
+      result.deadlines.push(entry.deadline);
     }
-    return { records, serverTime: now };
+    return result;
   }
 
   async fetchNode(nodeId: string): Promise<string | undefined> {
     const entry = this.registry.entries.get(nodeId);
     return entry && entry.deadline > this.registry.now() ? entry.record : undefined;
+  }
+
+  async version(scope: string[] = []): Promise<RegistryVersion> {
+    return this.state(this.registry.now(), scope);
   }
 
   async claimTick(request: ClaimRequest): Promise<ClaimResult> {
@@ -192,13 +212,24 @@ export class MemoryRegistryStore implements RegistryStore {
 
   async close(): Promise<void> {}
 
+  private page(keep: (entry: Entry) => boolean, scope: string[]): ScopeRead {
+    const now = this.registry.now();
+    const live = [...this.registry.entries.values()].filter((e) => e.deadline > now && keep(e));
+    return {
+      ...this.state(now, scope),
+      records: live.map((e) => e.record),
+      tags: live.map((e) => e.tag),
+    };
+  }
+
   private announce(type: string, record: string, reason?: string): void {
     if (this.pubSubEnabled) this.registry.announce(type, record, reason);
     else this.registry.version += 1;
   }
 
-  private versionNow(now: number): RegistryVersion {
-    const { epoch, version, digest } = this.registry;
-    return { epoch, version, digest, serverTime: now };
+  private state(now: number, scope: string[]): RegistryVersion {
+    const { epoch, version, digests } = this.registry;
+    const scopes = Object.fromEntries(scope.map((field) => [field, digests.get(field) ?? 0]));
+    return { epoch, version, digest: digests.get('digest') ?? 0, scopes, serverTime: now };
   }
 }

@@ -7,7 +7,8 @@ import {
   RENEW_RUN_SCRIPT,
   parseTickRecord,
 } from './job-scripts.js';
-import { RedisScript, type RedisClient } from './redis-script.js';
+import type { RedisClient } from './redis-client.js';
+import { RedisScript } from './redis-script.js';
 import { jobKeys } from './registry-keys.js';
 import type {
   ClaimRequest,

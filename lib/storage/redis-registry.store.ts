@@ -1,46 +1,43 @@
-import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+// The registry on Redis: each call is one script run (or one pipelined read) on the keys of one
+// namespace; job claims are delegated to RedisJobClaims. The rules live in redis-scripts.ts.
 import { DuplicateNodeIdError } from '../common/errors.js';
+import { describeClient, disconnect, type RedisClient } from './redis-client.js';
+import { RedisJobClaims } from './redis-job-claims.js';
+import { RedisScript, type ScriptReply } from './redis-script.js';
+import {
+  BEAT_SCRIPT,
+  DEREGISTER_SCRIPT,
+  FETCH_NODE_SCRIPT,
+  REAP_SCRIPT,
+  SCOPE_SCRIPT,
+  VERSION_SCRIPT,
+} from './redis-scripts.js';
+import { readPages } from './redis-snapshot.js';
+import { subscribeChannel } from './redis-subscription.js';
+import type { RegistryKeys } from './registry-keys.js';
 import type {
+  BeatRequest,
   BeatResult,
   ClaimRequest,
   ClaimResult,
   FetchResult,
   ReapResult,
-  RegistrySnapshot,
   RegistryStore,
   RegistryVersion,
   ReleaseResult,
+  ScopeRead,
   TickRecord,
 } from './registry-store.interface.js';
-import type { RegistryKeys } from './registry-keys.js';
-import { RedisJobClaims } from './redis-job-claims.js';
-import { RedisScript, type RedisClient } from './redis-script.js';
-import {
-  BEAT_SCRIPT,
-  DEREGISTER_SCRIPT,
-  FETCH_NODE_SCRIPT,
-  FETCH_SERVICE_SCRIPT,
-  REAP_SCRIPT,
-  SNAPSHOT_SCRIPT,
-  VERSION_SCRIPT,
-} from './redis-scripts.js';
 
-type Client = RedisClient;
-
-const beat = new RedisScript(BEAT_SCRIPT);
-const deregister = new RedisScript(DEREGISTER_SCRIPT);
-const reap = new RedisScript(REAP_SCRIPT);
-const snapshot = new RedisScript(SNAPSHOT_SCRIPT);
-const version = new RedisScript(VERSION_SCRIPT);
-const fetchService = new RedisScript(FETCH_SERVICE_SCRIPT);
-const fetchNode = new RedisScript(FETCH_NODE_SCRIPT);
-
-/** Nodes expired at once that one reap removes; the rest go in the next run, right after. */
-const REAP_BATCH = 100;
+const beatScript = new RedisScript(BEAT_SCRIPT);
+const deregisterScript = new RedisScript(DEREGISTER_SCRIPT);
+const reapScript = new RedisScript(REAP_SCRIPT);
+const scopeScript = new RedisScript(SCOPE_SCRIPT);
+const versionScript = new RedisScript(VERSION_SCRIPT);
+const fetchNodeScript = new RedisScript(FETCH_NODE_SCRIPT);
 
 export interface RedisRegistryStoreOptions {
-  client: Client;
+  client: RedisClient;
   /** Whether `close()` may quit `client` (true when the module opened it). */
   ownsClient: boolean;
   keys: RegistryKeys;
@@ -51,21 +48,23 @@ export class RedisRegistryStore implements RegistryStore {
   readonly kind = 'redis' as const;
   readonly address: string;
   lastConnectionError: string | undefined;
-  private readonly subscribers = new Set<Client>();
+  private readonly subscriptions = new Set<() => void>();
   private readonly registryKeys: string[];
   private readonly claims: RedisJobClaims;
+  /** The tag Redis last confirmed for each node this store beats for: no need to resend it. */
+  private readonly stored = new Map<string, string>();
   private readonly noteError = (error: Error) => (this.lastConnectionError = error.message);
 
   constructor(private readonly options: RedisRegistryStoreOptions) {
     const { keys } = options;
-    this.registryKeys = [keys.nodes, keys.deadlines, keys.meta, keys.owners];
+    this.registryKeys = [keys.nodes, keys.deadlines, keys.meta];
     this.claims = new RedisJobClaims(options.client);
     this.address = describeClient(options.client);
     // An app's own client keeps its own error handling; only the module's clients are watched.
     if (options.ownsClient) options.client.on('error', this.noteError);
   }
 
-  get client(): Client {
+  get client(): RedisClient {
     return this.options.client;
   }
 
@@ -73,125 +72,121 @@ export class RedisRegistryStore implements RegistryStore {
     return this.options.pubSubEnabled ? this.options.keys.channel : '';
   }
 
-  async beat(
-    nodeId: string,
-    instance: string,
-    record: string,
-    tag: string,
-    services: string[],
-    ttl: number,
-  ): Promise<BeatResult> {
-    const reply = await this.script(beat, this.registryKeys, [
-      nodeId,
-      instance,
-      tag,
-      record,
-      ttl,
-      randomUUID(),
-      this.channel,
-      REAP_BATCH,
-      ...services,
-    ]);
-    const [
-      outcome,
-      epoch,
-      registryVersion,
-      serverTime,
-      deadline,
-      nextDeadline,
-      digest,
-      ...removed
-    ] = reply;
+  async beat(request: BeatRequest): Promise<BeatResult> {
+    const { nodeId, instance, record, tag, pool, services, ttl, scope = [] } = request;
+    const owner = `${instance} ${tag}`;
+    const send = (withRecord: boolean) =>
+      beatScript.list(this.client, this.registryKeys, [
+        nodeId,
+        owner,
+        ttl,
+        this.channel,
+        ...(withRecord ? [record, pool, services.length, ...services] : ['', '', 0]),
+        ...scope,
+      ]);
+    let reply = await send(this.stored.get(nodeId) !== tag);
+    // Redis lost the record (or this process never wrote it): send it, once.
+    if (reply[0] === 'resend') reply = await send(true);
+    const [outcome, epoch, version, serverTime, deadline, nextDeadline, ...rest] = reply;
     if (outcome === 'duplicate') throw new DuplicateNodeIdError(nodeId);
+    this.stored.set(nodeId, tag);
+    const state = readState(epoch, version, serverTime, rest, scope);
     return {
+      ...state,
       outcome: outcome as BeatResult['outcome'],
-      epoch: String(epoch),
-      version: Number(registryVersion),
-      digest: Number(digest),
-      serverTime: Number(serverTime),
       deadline: Number(deadline),
-      nextDeadline: nextDeadline === null ? null : Number(nextDeadline),
-      removed: removed.map(String),
+      nextDeadline: nextDeadline === null || nextDeadline === false ? null : Number(nextDeadline),
+      removed: rest.slice(1 + scope.length).map(String),
     };
   }
 
   async deregister(nodeId: string, instance: string): Promise<boolean> {
-    const removed = await this.scalar(deregister, this.registryKeys, [
+    this.stored.delete(nodeId);
+    const removed = await deregisterScript.run(this.client, this.registryKeys, [
       nodeId,
       instance,
-      randomUUID(),
       this.channel,
     ]);
     return Number(removed) === 1;
   }
 
-  async reap(): Promise<ReapResult> {
-    const reply = await this.script(reap, this.registryKeys, [
-      randomUUID(),
-      this.channel,
-      REAP_BATCH,
-    ]);
-    const [epoch, registryVersion, serverTime, nextDeadline, digest, ...removed] = reply;
+  async reap(scope: string[] = []): Promise<ReapResult> {
+    const reply = await reapScript.list(this.client, this.registryKeys, [this.channel, ...scope]);
+    const [epoch, version, serverTime, nextDeadline, ...rest] = reply;
     return {
-      epoch: String(epoch),
-      version: Number(registryVersion),
-      digest: Number(digest),
-      serverTime: Number(serverTime),
-      nextDeadline: nextDeadline === null ? null : Number(nextDeadline),
-      removed: removed.map(String),
+      ...readState(epoch, version, serverTime, rest, scope),
+      nextDeadline: nextDeadline === null || nextDeadline === false ? null : Number(nextDeadline),
+      removed: rest.slice(1 + scope.length).map(String),
     };
   }
 
-  async snapshot(): Promise<RegistrySnapshot> {
-    const [epoch, registryVersion, serverTime, digest, ...pairs] = await this.script(
-      snapshot,
-      this.registryKeys,
-      [],
-    );
-    const records: string[] = [];
-    const tags: string[] = [];
-    for (let i = 0; i + 1 < pairs.length; i += 2) {
-      records.push(String(pairs[i]));
-      tags.push(String(pairs[i + 1]));
-    }
-    return {
-      epoch: String(epoch),
-      version: Number(registryVersion),
-      digest: Number(digest),
-      serverTime: Number(serverTime),
-      records,
-      tags,
-    };
+  async snapshot(
+    now: number,
+    onPage: (records: string[], tags: string[]) => void,
+    scope: string[] = [],
+  ): Promise<RegistryVersion> {
+    // The script is loaded: the caller read the state with it just before.
+    const [epoch, version, serverTime, ...rest] = (await readPages(
+      this.client,
+      this.options.keys,
+      now,
+      onPage,
+      (pipeline) =>
+        pipeline.evalsha(
+          versionScript.sha,
+          this.registryKeys.length,
+          ...this.registryKeys,
+          ...scope,
+        ),
+    )) as ScriptReply;
+    return readState(epoch, version, serverTime, rest, scope);
   }
 
-  async version(): Promise<RegistryVersion> {
-    const [epoch, registryVersion, serverTime, digest] = await this.script(
-      version,
-      this.registryKeys,
-      [],
-    );
-    return {
-      epoch: String(epoch),
-      version: Number(registryVersion),
-      digest: Number(digest),
-      serverTime: Number(serverTime),
-    };
+  async fetchScope(kind: 'svc' | 'pool', name: string, scope: string[] = []): Promise<ScopeRead> {
+    const { keys } = this.options;
+    const set = (kind === 'svc' ? keys.servicePrefix : keys.poolPrefix) + name;
+    const reply = await scopeScript.list(this.client, [...this.registryKeys, set], scope);
+    const [epoch, version, serverTime, ...rest] = reply;
+    return readPage(epoch, version, serverTime, rest, scope);
   }
 
+  /**
+   * Two round trips and no script: the ids of the service, then their records and deadlines in
+   * one pipeline; the caller compares the deadlines with Redis time.
+   */
   async fetchService(serviceName: string): Promise<FetchResult> {
     const { keys } = this.options;
-    const [serverTime, ...records] = await this.script(
-      fetchService,
-      [keys.servicePrefix + serviceName, keys.nodes, keys.deadlines],
-      [],
-    );
-    return { serverTime: Number(serverTime), records: records.map(String) };
+    const ids = await this.client.smembers(keys.servicePrefix + serviceName);
+    if (ids.length === 0) return { records: [], deadlines: [] };
+    const replies = await this.client
+      .pipeline()
+      .hmget(keys.nodes, ...ids)
+      .zmscore(keys.deadlines, ...ids)
+      .exec();
+    const [recordsReply, deadlinesReply] = replies ?? [];
+    if (recordsReply?.[0]) throw recordsReply[0];
+    if (deadlinesReply?.[0]) throw deadlinesReply[0];
+    const found = recordsReply![1] as Array<string | null>;
+    const until = deadlinesReply![1] as Array<string | null>;
+    const result: FetchResult = { records: [], deadlines: [] };
+    for (let i = 0; i < ids.length; i++) {
+      if (found[i] === null || until[i] === null) continue;
+      result.records.push(found[i]!);
+      result.deadlines.push(Number(until[i]));
+    }
+    return result;
   }
 
   async fetchNode(nodeId: string): Promise<string | undefined> {
     const { keys } = this.options;
-    const record = await this.scalar(fetchNode, [keys.nodes, keys.deadlines], [nodeId]);
+    const record = await fetchNodeScript.run(this.client, [keys.nodes, keys.deadlines], [nodeId]);
     return typeof record === 'string' ? record : undefined;
+  }
+
+  async version(scope: string[] = []): Promise<RegistryVersion> {
+    const reply = await versionScript.list(this.client, this.registryKeys, scope);
+    const [epoch, version, serverTime, ...rest] = reply;
+    return readState(epoch, version, serverTime, rest, scope);
   }
 
   claimTick(request: ClaimRequest): Promise<ClaimResult> {
@@ -221,78 +216,72 @@ export class RedisRegistryStore implements RegistryStore {
     onMessage: (message: string) => void,
     onResubscribed: () => void,
   ): Promise<() => Promise<void>> {
-    // A connection in subscriber mode cannot run commands: give pub/sub its own connection.
-    const subscriber = (this.client as Redis).duplicate() as Client;
-    this.subscribers.add(subscriber);
-    const channel = this.options.keys.channel;
-    let readyOnce = false;
-    subscriber.on('message', (from: string, message: string) => {
-      if (from === channel) onMessage(message);
-    });
-    // ioredis resubscribes by itself after a reconnect; whatever was published meanwhile is lost,
-    // so the owner resyncs its view.
-    subscriber.on('ready', () => {
-      if (readyOnce) onResubscribed();
-      readyOnce = true;
-    });
-    // A Cluster moves a lost subscription to another node without a new 'ready'.
-    subscriber.on('-node', () => onResubscribed());
-    // Reconnects are handled by ioredis; errors are surfaced by commands.
-    subscriber.on('error', this.noteError);
+    const { ready, end } = subscribeChannel(
+      this.client,
+      this.options.keys.channel,
+      onMessage,
+      onResubscribed,
+      this.noteError,
+    );
+    // Tracked at once: close() ends a subscription still trying to connect.
+    this.subscriptions.add(end);
     try {
-      await subscriber.subscribe(channel);
+      await ready;
     } catch (error) {
-      this.subscribers.delete(subscriber);
-      disconnect(subscriber);
+      this.subscriptions.delete(end);
       throw error;
     }
-    readyOnce = true;
     return async () => {
-      if (!this.subscribers.delete(subscriber)) return;
-      subscriber.removeAllListeners('message');
-      disconnect(subscriber);
+      if (this.subscriptions.delete(end)) end();
     };
   }
 
-  private script(script: RedisScript, keys: string[], args: Array<string | number>) {
-    return script.list(this.client, keys, args);
-  }
-
-  private scalar(script: RedisScript, keys: string[], args: Array<string | number>) {
-    return script.run(this.client, keys, args);
-  }
-
   async close(): Promise<void> {
-    this.options.client.off('error', this.noteError);
-    for (const subscriber of this.subscribers) disconnect(subscriber);
-    this.subscribers.clear();
+    this.client.off('error', this.noteError);
+    for (const end of this.subscriptions) end();
+    this.subscriptions.clear();
     if (!this.options.ownsClient) return;
-    const client = this.client as Redis;
+    const client = this.client;
     // QUIT waits for the server; a client that is not connected would wait forever (or retry).
     if (client.status === 'ready') await client.quit().catch(() => disconnect(client));
     else disconnect(client);
   }
 }
 
-/**
- * ioredis arms a 2 s timer in `disconnect()` that only the socket's close clears: on a client whose
- * socket is already closed it would hold the process open for nothing.
- */
-function disconnect(client: Client): void {
-  if (client.status !== 'end') client.disconnect();
+type Value = ScriptReply[number];
+
+/** Epoch, version, time, then `digest, scope digests...` at the head of `rest`. */
+function readState(
+  epoch: Value,
+  version: Value,
+  serverTime: Value,
+  rest: ScriptReply,
+  scope: string[],
+): RegistryVersion {
+  const scopes: Record<string, number> = {};
+  scope.forEach((field, i) => (scopes[field] = Number(rest[1 + i] || 0)));
+  return {
+    epoch: String(epoch ?? ''),
+    version: Number(version || 0),
+    digest: Number(rest[0] || 0),
+    scopes,
+    serverTime: Number(serverTime),
+  };
 }
 
-/** Where a client connects, for messages: host:port, its sentinels, or its cluster nodes. */
-function describeClient(client: Client): string {
-  if (client.isCluster) {
-    const nodes =
-      (client as unknown as { startupNodes?: Array<{ host?: string; port?: number } | string> })
-        .startupNodes ?? [];
-    return `Redis Cluster ${nodes.map((n) => (typeof n === 'string' ? n : `${n.host ?? '127.0.0.1'}:${n.port ?? 6379}`)).join(', ')}`;
+/** A state followed by record, tag pairs. */
+function readPage(
+  epoch: Value,
+  version: Value,
+  serverTime: Value,
+  rest: ScriptReply,
+  scope: string[],
+): ScopeRead {
+  const records: string[] = [];
+  const tags: string[] = [];
+  for (let i = 1 + scope.length; i + 1 < rest.length; i += 2) {
+    records.push(String(rest[i]));
+    tags.push(String(rest[i + 1]));
   }
-  const { host, port, path, sentinels, name } = (client as Redis).options;
-  if (sentinels?.length) {
-    return `sentinels ${sentinels.map((s) => `${s.host ?? '127.0.0.1'}:${s.port ?? 26379}`).join(', ')} (master "${name}")`;
-  }
-  return path ?? `${host ?? '127.0.0.1'}:${port ?? 6379}`;
+  return { ...readState(epoch, version, serverTime, rest, scope), records, tags };
 }

@@ -1,10 +1,8 @@
 // A Lua script sent by EVALSHA (its SHA1 computed once), loaded with EVAL on the first NOSCRIPT
 // (after a restart or a failover), on a Redis or a Cluster client.
 import { createHash } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
-
-export type RedisClient = Redis | Cluster;
-export type ScriptReply = Array<string | number | null>;
+import type { RedisClient } from './redis-client.js';
+export type ScriptReply = Array<string | number | boolean | null>;
 
 export class RedisScript {
   readonly sha: string;

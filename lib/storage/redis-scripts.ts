@@ -1,76 +1,87 @@
-// Lua scripts of the Redis registry: heartbeat, deregistration, expiry, snapshot and reads. Each
-// runs atomically on the keys of one namespace (one hash slot) and reads the clock with TIME.
+// Lua scripts of the Redis registry: heartbeat, deregistration, expiry, paged snapshots and scope
+// reads. Each runs atomically on the keys of one namespace (one hash slot) and reads TIME.
 
 /**
  * Every deadline is Redis server time, never a client's clock. Events are published from inside
  * the script that made the change: a change and its announcement cannot come apart, and the
  * registry version in every event lets subscribers notice what they missed. The registry also
- * keeps a digest: the sum (mod 2^48) of the tags of the stored records, a tag being the first 48
- * bits of the record's SHA-1, so a view can check it holds exactly what Redis holds.
+ * keeps digests: the sum (mod 2^48) of the tags of the stored records, a tag being the first 48
+ * bits of the record's SHA-1; one for the whole registry (`digest`), one per service (`d:<name>`)
+ * and one per pool (`p:<name>`), so a view, whole or partial, can check it holds what Redis holds.
  *
- * Shared KEYS: 1 nodes, 2 deadlines, 3 meta, 4 owners (nodeId -> '<instance> <tag>').
+ * KEYS: 1 nodes (HASH id -> record), 2 deadlines (ZSET id -> deadline), 3 meta (HASH epoch,
+ * version, digests, and `o:<id>` -> '<instance> <tag>' of each node's owner).
+ * Service sets (`svc:<name>`) and pool sets (`pool:<name>`) sit beside KEYS[1], so an ioredis
+ * keyPrefix applies to them too and they share its slot.
  */
 const PRELUDE = `
--- Service sets sit beside KEYS[1] ('<client prefix>{ns}:nodes'), so an ioredis keyPrefix applies
--- to them too and they share its slot.
-local SVC = string.sub(KEYS[1], 1, -6) .. 'svc:'
+local NS = string.sub(KEYS[1], 1, -6)
 local M = 281474976710656
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local function ensureEpoch(candidate)
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local function newEpoch()
   local epoch = redis.call('HGET', KEYS[3], 'epoch')
   if not epoch then
-    epoch = candidate
+    epoch = redis.sha1hex(now .. KEYS[1] .. math.random())
     redis.call('HSET', KEYS[3], 'epoch', epoch, 'version', 0)
   end
   return epoch
 end
--- Readers do not create the epoch: a client that only looks must write nothing.
-local function readEpoch()
-  return redis.call('HGET', KEYS[3], 'epoch') or ''
-end
-local function currentVersion()
-  return tonumber(redis.call('HGET', KEYS[3], 'version') or '0')
-end
--- The tag of a stored record: kept with its owner; computed for entries written without one.
 local function tagOf(owner, record)
   local tag = owner and string.match(owner, ' (%x+)$')
-  if tag then return tag end
-  return string.sub(redis.sha1hex(record or ''), 1, 12)
+  return tag or string.sub(redis.sha1hex(record or ''), 1, 12)
 end
-local function readDigest()
-  local digest = redis.call('HGET', KEYS[3], 'digest')
-  if digest then return tonumber(digest) end
-  -- A registry written before digests existed: add it up once (writers then store it).
-  local sum = 0
-  local all = redis.call('HGETALL', KEYS[1])
-  for i = 1, #all, 2 do
-    sum = (sum + tonumber(tagOf(redis.call('HGET', KEYS[4], all[i]), all[i + 1]), 16)) % M
-  end
-  return sum
-end
-local function writeDigest(digest)
-  redis.call('HSET', KEYS[3], 'digest', string.format('%.0f', digest))
-end
--- Removes a node's record and keys; returns the record (or false) and the digest without it.
-local function removeNode(id, digest)
-  local record = redis.call('HGET', KEYS[1], id)
-  local owner = redis.call('HGET', KEYS[4], id)
-  if record then
-    local ok, decoded = pcall(cjson.decode, record)
-    if ok and type(decoded) == 'table' and type(decoded.services) == 'table' then
-      for _, service in ipairs(decoded.services) do
-        if type(service) == 'table' and type(service.name) == 'string' then
-          redis.call('SREM', SVC .. service.name, id)
-        end
+local function fmt(n) return string.format('%.0f', n) end
+-- The digest fields a record counts in: the whole registry, its pool and its services.
+local function fieldsOf(record)
+  local ok, node = pcall(cjson.decode, record)
+  local fields = {'digest'}
+  if not ok or type(node) ~= 'table' then return fields, {} end
+  if type(node.serviceName) == 'string' then fields[#fields + 1] = 'p:' .. node.serviceName end
+  local services = {}
+  if type(node.services) == 'table' then
+    for _, s in ipairs(node.services) do
+      if type(s) == 'table' and type(s.name) == 'string' then
+        fields[#fields + 1] = 'd:' .. s.name
+        services[#services + 1] = s.name
       end
     end
-    digest = (digest - tonumber(tagOf(owner, record), 16)) % M
+  end
+  return fields, services, node.serviceName
+end
+-- Digests missing (a registry written before they existed): add them up once.
+local function ensureDigests()
+  if redis.call('HEXISTS', KEYS[3], 'digest') == 1 then return end
+  local sums = {digest = 0}
+  local all = redis.call('HGETALL', KEYS[1])
+  for i = 1, #all, 2 do
+    local tag = tonumber(tagOf(redis.call('HGET', KEYS[3], 'o:' .. all[i]), all[i + 1]), 16)
+    for _, field in ipairs(fieldsOf(all[i + 1])) do sums[field] = ((sums[field] or 0) + tag) % M end
+  end
+  for field, sum in pairs(sums) do redis.call('HSET', KEYS[3], field, fmt(sum)) end
+end
+-- Adds (sign 1) or removes (sign -1) a tag in every digest field of a record.
+local function count(fields, tag, sign)
+  local value = tonumber(tag, 16) * sign
+  for _, field in ipairs(fields) do
+    local digest = tonumber(redis.call('HGET', KEYS[3], field) or '0')
+    redis.call('HSET', KEYS[3], field, fmt((digest + value) % M))
+  end
+end
+-- Removes a node's record, owner, deadline and index entries; returns its record (or false).
+local function removeNode(id)
+  local record = redis.call('HGET', KEYS[1], id)
+  local owner = redis.call('HGET', KEYS[3], 'o:' .. id)
+  if record then
+    local fields, services, pool = fieldsOf(record)
+    for _, name in ipairs(services) do redis.call('SREM', NS .. 'svc:' .. name, id) end
+    if type(pool) == 'string' then redis.call('SREM', NS .. 'pool:' .. pool, id) end
+    count(fields, tagOf(owner, record), -1)
   end
   redis.call('HDEL', KEYS[1], id)
-  redis.call('HDEL', KEYS[4], id)
+  redis.call('HDEL', KEYS[3], 'o:' .. id)
   redis.call('ZREM', KEYS[2], id)
-  return record, digest
+  return record
 end
 local function announce(channel, kind, epoch, version, reason, record)
   if channel == '' then return end
@@ -80,147 +91,174 @@ local function announce(channel, kind, epoch, version, reason, record)
     ',"version":' .. version .. ',"timestamp":' .. now .. extra .. ',"node":' .. record .. '}')
 end
 -- Removes (at most \`limit\`) nodes whose deadline has passed, announcing each once. Returns the
--- epoch, the removed records, the earliest deadline left (or false) and the digest if it changed.
--- Costs one ZRANGE when nothing has expired, which is nearly always.
-local function reapExpired(channel, limit, epochCandidate)
+-- removed records and the earliest deadline left (or false).
+local function reapExpired(channel, limit)
   local removed = {}
   local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  if not first[2] or tonumber(first[2]) > now then return readEpoch(), removed, first[2] or false end
-  local epoch = ensureEpoch(epochCandidate)
-  local digest = readDigest()
+  if not first[2] or tonumber(first[2]) > now then return removed, first[2] or false end
+  local epoch = newEpoch()
+  ensureDigests()
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)) do
-    local record
-    record, digest = removeNode(id, digest)
+    local record = removeNode(id)
     if record then
       local version = redis.call('HINCRBY', KEYS[3], 'version', 1)
       announce(channel, 'NODE_DEREGISTERED', epoch, version, 'expired', record)
       removed[#removed + 1] = record
     end
   end
-  writeDigest(digest)
   first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  return epoch, removed, first[2] or false, digest
+  return removed, first[2] or false
+end
+-- {epoch, version, digest, scope digests...} as they stand, for a reply.
+local function state(from)
+  local fields = {'epoch', 'version', 'digest'}
+  for i = from, #ARGV do fields[#fields + 1] = ARGV[i] end
+  local values = redis.call('HMGET', KEYS[3], unpack(fields))
+  for i = 1, #values do values[i] = values[i] or '' end
+  return values
 end
 `;
 
 /**
  * A heartbeat: renews this node's deadline, writes its record if it changed or was lost, and
- * reaps expired peers on the way, so a healthy cluster needs no separate expiry sweeps. Whether
- * the record changed is told by its tag, kept with the owner: a beat that changes nothing reads
- * one owner field and the meta hash, and writes one score.
- * ARGV: 1 nodeId, 2 instance, 3 record tag, 4 record, 5 ttl, 6 epoch candidate, 7 channel
- * ('' = none), 8 reap limit, 9.. service names.
- * Returns {outcome, epoch, version, now, deadline, next deadline|false, digest, removed records...};
- * outcome 'duplicate' when another live process owns the id.
+ * reaps expired peers on the way, so a healthy cluster needs no separate expiry sweeps. In the
+ * steady state (this process owns the id with the same record, nothing expired) it is one HMGET,
+ * one ZADD and one ZRANGE, with the record left out of the call.
+ * ARGV: 1 nodeId, 2 owner ('<instance> <tag>'), 3 ttl, 4 channel ('' = none), 5 record ('' when
+ * the caller believes Redis has it), 6 pool, 7 number of services k, 8..7+k services, then the
+ * digest fields of a partial view (`d:<service>`, `p:<pool>`).
+ * Returns {outcome, epoch, version, now, deadline, next deadline|false, digest, scope digests...,
+ * removed records...}; outcome 'duplicate' when another live process owns the id, 'resend' when
+ * the record is needed.
  */
-export const BEAT_SCRIPT = `${PRELUDE}
-local id, instance, tag, record = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local mine = instance .. ' ' .. tag
-local owner = redis.call('HGET', KEYS[4], id)
-local meta = redis.call('HMGET', KEYS[3], 'epoch', 'version', 'digest')
-local epoch, version, digest = meta[1], tonumber(meta[2] or '0'), tonumber(meta[3] or '')
-if not epoch then epoch = ensureEpoch(ARGV[6]) end
-local outcome = 'unchanged'
-if owner ~= mine then
-  local ownerInstance = owner and string.match(owner, '^(%S+)')
-  if ownerInstance and ownerInstance ~= instance then
-    local deadline = tonumber(redis.call('ZSCORE', KEYS[2], id) or '0')
-    if deadline > now then return {'duplicate', epoch, version, now, deadline, false, ''} end
+export const BEAT_SCRIPT = `
+local id, owner = ARGV[1], ARGV[2]
+local scopeFrom = 8 + tonumber(ARGV[7])
+local fields = {'o:' .. id, 'epoch', 'version', 'digest'}
+for i = scopeFrom, #ARGV do fields[#fields + 1] = ARGV[i] end
+local meta = redis.call('HMGET', KEYS[3], unpack(fields))
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local deadline = now + ARGV[3]
+if meta[1] == owner and meta[4] then
+  redis.call('ZADD', KEYS[2], deadline, id)
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  if tonumber(first[2]) > now then
+    meta[1] = 'unchanged'
+    table.insert(meta, 4, now)
+    table.insert(meta, 5, deadline)
+    table.insert(meta, 6, first[2])
+    for i = 7, #meta do meta[i] = meta[i] or '' end
+    return meta
   end
-  local old
-  old, digest = removeNode(id, digest or readDigest())
+end
+return (function()
+${PRELUDE}
+local outcome = 'unchanged'
+local epoch = newEpoch()
+ensureDigests()
+if meta[1] ~= owner then
+  local holder = meta[1] and string.match(meta[1], '^(%S+)')
+  local instance = string.match(owner, '^(%S+)')
+  if holder and holder ~= instance then
+    local held = tonumber(redis.call('ZSCORE', KEYS[2], id) or '0')
+    if held > now then return {'duplicate', epoch, 0, now, held, false, ''} end
+  end
+  local record = ARGV[5]
+  if record == '' then return {'resend'} end
+  local old = removeNode(id)
   outcome = 'updated'
-  if not old or ownerInstance ~= instance then outcome = 'registered' end
-  for i = 9, #ARGV do redis.call('SADD', SVC .. ARGV[i], id) end
+  if not old or holder ~= instance then outcome = 'registered' end
+  local added = {'digest', 'p:' .. ARGV[6]}
+  redis.call('SADD', NS .. 'pool:' .. ARGV[6], id)
+  for i = 8, scopeFrom - 1 do
+    redis.call('SADD', NS .. 'svc:' .. ARGV[i], id)
+    added[#added + 1] = 'd:' .. ARGV[i]
+  end
   redis.call('HSET', KEYS[1], id, record)
-  redis.call('HSET', KEYS[4], id, mine)
-  digest = (digest + tonumber(tag, 16)) % M
-  writeDigest(digest)
-  version = redis.call('HINCRBY', KEYS[3], 'version', 1)
+  redis.call('HSET', KEYS[3], 'o:' .. id, owner)
+  count(added, string.match(owner, ' (%x+)$'), 1)
+  local version = redis.call('HINCRBY', KEYS[3], 'version', 1)
   local kind = 'NODE_UPDATED'
   if outcome == 'registered' then kind = 'NODE_REGISTERED' end
-  announce(ARGV[7], kind, epoch, version, nil, record)
+  announce(ARGV[4], kind, epoch, version, nil, record)
 end
-local newDeadline = now + tonumber(ARGV[5])
-redis.call('ZADD', KEYS[2], newDeadline, id)
-local _, removed, nextDeadline, reaped = reapExpired(ARGV[7], tonumber(ARGV[8]), ARGV[6])
-if #removed > 0 then version = currentVersion() end
-if reaped then digest = reaped end
-if not digest then
-  digest = readDigest()
-  writeDigest(digest)
-end
-local result = {outcome, epoch, version, now, newDeadline, nextDeadline, string.format('%.0f', digest)}
+redis.call('ZADD', KEYS[2], deadline, id)
+local removed, nextDeadline = reapExpired(ARGV[4], 100)
+local now_state = state(scopeFrom)
+local result = {outcome, now_state[1], now_state[2], now, deadline, nextDeadline}
+for i = 3, #now_state do result[#result + 1] = now_state[i] end
 for _, gone in ipairs(removed) do result[#result + 1] = gone end
 return result
+end)()
 `;
 
-/** ARGV: 1 nodeId, 2 instance, 3 epoch candidate, 4 channel. Returns 1 if removed. */
+/** ARGV: 1 nodeId, 2 instance, 3 channel. Returns 1 if removed. */
 export const DEREGISTER_SCRIPT = `${PRELUDE}
 local id = ARGV[1]
-local owner = redis.call('HGET', KEYS[4], id)
+local owner = redis.call('HGET', KEYS[3], 'o:' .. id)
 if not owner or string.match(owner, '^(%S+)') ~= ARGV[2] then return 0 end
-local record, digest = removeNode(id, readDigest())
-writeDigest(digest)
-local epoch = ensureEpoch(ARGV[3])
+local epoch = newEpoch()
+ensureDigests()
+local record = removeNode(id)
 local version = redis.call('HINCRBY', KEYS[3], 'version', 1)
-if record then announce(ARGV[4], 'NODE_DEREGISTERED', epoch, version, 'shutdown', record) end
+if record then announce(ARGV[3], 'NODE_DEREGISTERED', epoch, version, 'shutdown', record) end
 return 1
 `;
 
 /**
  * Removes nodes whose deadline passed. Atomic, so however many peers run it at once, each expired
  * node is removed and announced exactly once.
- * ARGV: 1 epoch candidate, 2 channel, 3 batch limit.
- * Returns {epoch, version, now, nextDeadline|false, digest, removed records...}.
+ * ARGV: 1 channel, 2.. digest fields of a partial view.
+ * Returns {epoch, version, now, nextDeadline|false, digest, scope digests..., removed records...}.
  */
 export const REAP_SCRIPT = `${PRELUDE}
-local epoch, removed, nextDeadline, digest = reapExpired(ARGV[2], tonumber(ARGV[3]), ARGV[1])
-local result = {epoch, currentVersion(), now, nextDeadline, string.format('%.0f', digest or readDigest())}
+local removed, nextDeadline = reapExpired(ARGV[1], 100)
+local now_state = state(2)
+local result = {now_state[1], now_state[2], now, nextDeadline}
+for i = 3, #now_state do result[#result + 1] = now_state[i] end
 for _, record in ipairs(removed) do result[#result + 1] = record end
 return result
 `;
 
-/** Returns {epoch ('' before the first write), version, now, digest, live record, its tag, ...}. */
-export const SNAPSHOT_SCRIPT = `${PRELUDE}
-local result = {readEpoch(), currentVersion(), now, string.format('%.0f', readDigest())}
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  local deadline = tonumber(redis.call('ZSCORE', KEYS[2], all[i]) or '0')
-  if deadline > now then
-    result[#result + 1] = all[i + 1]
-    result[#result + 1] = tagOf(redis.call('HGET', KEYS[4], all[i]), all[i + 1])
+/**
+ * The live nodes of one service (`svc:<name>`) or pool (`pool:<name>`), with their tags: how a
+ * partial view loads what it keeps. KEYS: 1 nodes, 2 deadlines, 3 meta, 4 the set.
+ * ARGV: 1.. digest fields of the view. Returns {epoch, version, now, digest, scope digests...,
+ * record, tag, ...}.
+ */
+export const SCOPE_SCRIPT = `${PRELUDE}
+local now_state = state(1)
+local result = {now_state[1], now_state[2], now}
+for i = 3, #now_state do result[#result + 1] = now_state[i] end
+local ids = redis.call('SMEMBERS', KEYS[4])
+if #ids == 0 then return result end
+local owners = {}
+for i = 1, #ids do owners[i] = 'o:' .. ids[i] end
+local records = redis.call('HMGET', KEYS[1], unpack(ids))
+local deadlines = redis.call('ZMSCORE', KEYS[2], unpack(ids))
+local tags = redis.call('HMGET', KEYS[3], unpack(owners))
+for i = 1, #ids do
+  if records[i] and deadlines[i] and tonumber(deadlines[i]) > now then
+    result[#result + 1] = records[i]
+    result[#result + 1] = tagOf(tags[i], records[i])
   end
 end
 return result
 `;
 
-/** Returns {epoch ('' before the first write), version, now, digest}. */
+/** ARGV: 1.. digest fields of a partial view. Returns {epoch, version, now, digest, scope digests...}. */
 export const VERSION_SCRIPT = `${PRELUDE}
-return {readEpoch(), currentVersion(), now, string.format('%.0f', readDigest())}
-`;
-
-/** KEYS: 1 service set, 2 nodes, 3 deadlines. Returns {now, live records...}: O(nodes of the service). */
-export const FETCH_SERVICE_SCRIPT = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local result = {now}
-local ids = redis.call('SMEMBERS', KEYS[1])
-if #ids == 0 then return result end
-local records = redis.call('HMGET', KEYS[2], unpack(ids))
-local deadlines = redis.call('ZMSCORE', KEYS[3], unpack(ids))
-for i = 1, #ids do
-  if records[i] and deadlines[i] and tonumber(deadlines[i]) > now then
-    result[#result + 1] = records[i]
-  end
-end
+local now_state = state(1)
+local result = {now_state[1], now_state[2], now}
+for i = 3, #now_state do result[#result + 1] = now_state[i] end
 return result
 `;
 
 /** KEYS: 1 nodes, 2 deadlines. ARGV: 1 nodeId. Returns the record if the node is alive, else false. */
 export const FETCH_NODE_SCRIPT = `
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local deadline = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0')
 if deadline <= now then return false end
 return redis.call('HGET', KEYS[1], ARGV[1])

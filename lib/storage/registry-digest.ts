@@ -1,5 +1,5 @@
 // The registry digest: each stored record has a tag (the first 48 bits of its SHA-1, as the Redis
-// scripts compute it), and the digest is the sum of the tags mod 2^48, so it updates per change.
+// scripts compute it), and a digest is a sum of tags mod 2^48, so it updates per change.
 import { hash } from 'node:crypto';
 
 const MODULUS = 2 ** 48;
@@ -9,7 +9,12 @@ export function recordTag(record: string): string {
   return hash('sha1', record, 'hex').slice(0, 12);
 }
 
-/** The digest with `tag` added (`sign` 1) or removed (`sign` -1). */
-export function withTag(digest: number, tag: string, sign: 1 | -1): number {
-  return (((digest + sign * parseInt(tag, 16)) % MODULUS) + MODULUS) % MODULUS;
+/** A tag as a number (exact: 48 bits). */
+export function tagValue(tag: string): number {
+  return parseInt(tag, 16);
+}
+
+/** `digest` with a tag value added (`sign` 1) or removed (`sign` -1). */
+export function withTag(digest: number, value: number, sign: 1 | -1): number {
+  return (((digest + sign * value) % MODULUS) + MODULUS) % MODULUS;
 }

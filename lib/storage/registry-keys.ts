@@ -8,12 +8,12 @@ export interface RegistryKeys {
   nodes: string;
   /** ZSET nodeId -> deadline (Redis server time, ms) */
   deadlines: string;
-  /** HASH epoch, version */
+  /** HASH epoch, version, digests, and `o:<nodeId>` -> '<instance> <tag>' of each node's owner */
   meta: string;
-  /** HASH nodeId -> instance id of the owning process */
-  owners: string;
   /** SET per service name of nodeIds: `<service>` is appended */
   servicePrefix: string;
+  /** SET per pool name of nodeIds: `<pool>` is appended */
+  poolPrefix: string;
   channel: string;
 }
 
@@ -23,8 +23,8 @@ export function registryKeys(keyPrefix: string, channel: string): RegistryKeys {
     nodes: `${tag}:nodes`,
     deadlines: `${tag}:deadlines`,
     meta: `${tag}:meta`,
-    owners: `${tag}:owners`,
     servicePrefix: `${tag}:svc:`,
+    poolPrefix: `${tag}:pool:`,
     channel,
   };
 }

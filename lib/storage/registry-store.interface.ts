@@ -12,29 +12,33 @@ export interface RegistryStore {
 
   /**
    * Registers or renews `nodeId` until server time + `ttl`, and reaps expired peers on the way.
-   * `tag` is `recordTag(record)`: the record is rewritten only when it differs from the stored
-   * one's. Throws `DuplicateNodeIdError`.
+   * `tag` is `recordTag(record)`: a beat whose tag Redis already holds leaves the record out of the
+   * call. `scope` names the digest fields of a partial view, returned in `scopes`.
+   * Throws `DuplicateNodeIdError`.
    */
-  beat(
-    nodeId: string,
-    instance: string,
-    record: string,
-    tag: string,
-    services: string[],
-    ttl: number,
-  ): Promise<BeatResult>;
+  beat(beat: BeatRequest): Promise<BeatResult>;
   /** Removes the node if `instance` still owns it and announces it; false when there was nothing to remove. */
   deregister(nodeId: string, instance: string): Promise<boolean>;
   /** Removes every node whose deadline has passed and announces each once, cluster-wide. */
-  reap(): Promise<ReapResult>;
-  /** Every live node, with the registry's epoch and version. */
-  snapshot(): Promise<RegistrySnapshot>;
-  /** The live nodes that offer `serviceName`, read from the backend (cost: that service's nodes). */
+  reap(scope?: string[]): Promise<ReapResult>;
+  /**
+   * Every node alive at `now` (Redis time), page by page: `onPage` gets each page's records and
+   * their tags. Pages are not one atomic read: changes made meanwhile come as events. Resolves
+   * with the registry's state after the last page.
+   */
+  snapshot(
+    now: number,
+    onPage: (records: string[], tags: string[]) => void,
+    scope?: string[],
+  ): Promise<RegistryVersion>;
+  /** The live nodes of one service (`svc`) or pool (`pool`), with tags and the registry's state. */
+  fetchScope(kind: 'svc' | 'pool', name: string, scope?: string[]): Promise<ScopeRead>;
+  /** The nodes that offer `serviceName` with their deadlines (cost: that service's nodes). */
   fetchService(serviceName: string): Promise<FetchResult>;
   /** The record of `nodeId` if it is alive, read from the backend. */
   fetchNode(nodeId: string): Promise<string | undefined>;
-  /** The registry's epoch and version, to notice missed events. */
-  version(): Promise<RegistryVersion>;
+  /** The registry's epoch, version and digests, to notice missed events. */
+  version(scope?: string[]): Promise<RegistryVersion>;
 
   /** Delivers every raw event message; `onResubscribed` runs after a lost subscription came back. */
   subscribe(
@@ -66,12 +70,29 @@ export interface RegistryStore {
   close(): Promise<void>;
 }
 
+export interface BeatRequest {
+  nodeId: string;
+  /** Identifies the process that owns `nodeId`, so a second process with the same id is refused. */
+  instance: string;
+  /** The record as stored, and `recordTag(record)`. */
+  record: string;
+  tag: string;
+  /** The node's pool (`serviceName`) and the names of the services it offers. */
+  pool: string;
+  services: string[];
+  ttl: number;
+  /** Digest fields of a partial view (`d:<service>`, `p:<pool>`). */
+  scope?: string[];
+}
+
 export interface RegistryVersion {
   /** Identity of the registry's data: a new epoch means the data was lost and rebuilt. */
   epoch: string;
   version: number;
-  /** Sum (mod 2^48) of the tags of every stored record (see `recordTag`). */
+  /** Sum (mod 2^48) of the tags of every stored record (see registry-digest.ts). */
   digest: number;
+  /** The digests of the fields a partial view asked for (`d:<service>`, `p:<pool>`). */
+  scopes: Record<string, number>;
   /** Redis server time (ms) when the reply was made. */
   serverTime: number;
 }
@@ -88,7 +109,7 @@ export interface BeatResult extends ReapResult {
   deadline: number;
 }
 
-export interface RegistrySnapshot extends RegistryVersion {
+export interface ScopeRead extends RegistryVersion {
   records: string[];
   /** The tag Redis keeps for each of `records`. */
   tags: string[];
@@ -96,7 +117,8 @@ export interface RegistrySnapshot extends RegistryVersion {
 
 export interface FetchResult {
   records: string[];
-  serverTime: number;
+  /** Each record's deadline (Redis time, ms): alive while it is ahead of Redis time. */
+  deadlines: number[];
 }
 
 /** What a node asks of Redis to run one tick of a job. */

@@ -97,7 +97,7 @@ describe('key layout on a Redis Cluster', () => {
   const registryOf = (ns: string) => places.filter((p) => p.key.startsWith(`{${ns}}:`));
   const jobsOf = (ns: string) => places.filter((p) => p.key.startsWith(`${ns}:job:`));
 
-  it('every registry key of a namespace (nodes, deadlines, meta, owners, svc:*) has the slot of the {keyPrefix} tag, so one master serves the whole namespace', async () => {
+  it('every registry key of a namespace (nodes, deadlines, meta, svc:*, pool:*) has the slot of the {keyPrefix} tag, so one master serves the whole namespace', async () => {
     for (const ns of NAMESPACES) {
       const keys = registryOf(ns);
       expect(keys.map((p) => p.key).sort()).toEqual(
@@ -105,7 +105,7 @@ describe('key layout on a Redis Cluster', () => {
           `{${ns}}:deadlines`,
           `{${ns}}:meta`,
           `{${ns}}:nodes`,
-          `{${ns}}:owners`,
+          `{${ns}}:pool:default`,
           `{${ns}}:svc:api`,
           `{${ns}}:svc:worker`,
         ].sort(),

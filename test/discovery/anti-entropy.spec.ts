@@ -172,6 +172,38 @@ describe('views converge back to Redis (anti-entropy)', () => {
     ).toBeGreaterThan(0);
   }, 30_000);
 
+  it("a partial view (viewScope: 'used') checks the digests of what it keeps: a forged node in a used service goes", async () => {
+    keyPrefix = `entropy-${namespace++}`;
+    const options = {
+      redis: redis.url,
+      keyPrefix,
+      heartbeatInterval: HEARTBEAT,
+      heartbeatTTL: TTL,
+    };
+    const lean = await startNode({ ...options, nodeId: 'lean', viewScope: 'used' });
+    inProcess.push(lean);
+    inProcess.push(await startNode({ ...options, nodeId: 'api-1', services: [{ name: 'api' }] }));
+    const apis = async () =>
+      (await lean.discovery.findNodesByService('api'))
+        .map((n) => n.nodeId)
+        .sort()
+        .join();
+    await waitFor(async () => (await apis()) === 'api-1', { timeout: 1000 });
+    const forged = JSON.stringify({
+      nodeId: 'phantom',
+      serviceName: 'default',
+      address: '10.9.9.9:1',
+      services: [{ name: 'api' }],
+      metadata: {},
+    });
+    await forge('NODE_REGISTERED', forged, (await meta()).version + 1);
+    await waitFor(async () => (await apis()).includes('phantom'), { timeout: 1000 });
+    await waitFor(async () => (await apis()) === 'api-1', {
+      timeout: ONE_INTERVAL,
+      message: 'the partial view kept the forged node',
+    });
+  }, 30_000);
+
   it('events out of order or with stale versions change nothing; a gap resyncs', async () => {
     const nodes = await cluster(['a', 'b']);
     await waitFor(() => viewsEqual(nodes, ['a', 'b'], 0), { timeout: 3000 });

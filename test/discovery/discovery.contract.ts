@@ -223,7 +223,8 @@ export function discoveryContract(base: () => DiscoveryModuleOptions): void {
 
     it('survives a throwing subscriber and counts it', async () => {
       keyPrefix = `contract-${process.pid}-${namespaces++}`;
-      const a = await node({ nodeId: 'a' });
+      // Own events skipped: the two errors counted are the two handlers failing on b's event.
+      const a = await node({ nodeId: 'a', ignoreOwnEvents: true });
       await a.discovery.subscribeToEvents(() => {
         throw new Error('handler bug');
       });
@@ -262,7 +263,7 @@ export function discoveryContract(base: () => DiscoveryModuleOptions): void {
         const registry = await a.app.get<RegistryStore>(REGISTRY_STORE).version();
         return everyone.every((n) => {
           const view = n.app.get(RegistrySync).view;
-          return view.version === registry.version && view.digest === registry.digest;
+          return view.version === registry.version && view.digests.current()[0] === registry.digest;
         });
       };
       await waitFor(async () => (await a.discovery.getActiveNodes()).length === 1, {
@@ -272,6 +273,37 @@ export function discoveryContract(base: () => DiscoveryModuleOptions): void {
       const registry = await a.app.get<RegistryStore>(REGISTRY_STORE).version();
       expect(registry.digest).toBeGreaterThan(0);
       expect(a.discovery.stats.divergences + client.discovery.stats.divergences).toBe(0);
+    });
+  });
+
+  describe("viewScope: 'used'", () => {
+    it('keeps only its pool and the services it looked up, kept current by events', async () => {
+      keyPrefix = `contract-${process.pid}-${namespaces++}`;
+      const lean = await node({ nodeId: 'lean', serviceName: 'web', viewScope: 'used' });
+      await node({ nodeId: 'peer', serviceName: 'web' });
+      await node({ nodeId: 'api-1', serviceName: 'backend', services: [{ name: 'api' }] });
+      await node({ nodeId: 'db-1', serviceName: 'backend', services: [{ name: 'db' }] });
+      const view = lean.app.get(RegistrySync).view;
+      // Its own pool (for the ring) from the start; nothing of the services it never used.
+      await waitFor(() => ids(lean.discovery.poolNodes('web')).join() === 'lean,peer');
+      expect(view.get('api-1')).toBeUndefined();
+      // The first lookup of a service reads it; from then on events keep it.
+      expect(ids(await lean.discovery.findNodesByService('api'))).toEqual(['api-1']);
+      expect(view.get('db-1')).toBeUndefined();
+      await node({ nodeId: 'api-2', serviceName: 'backend', services: [{ name: 'api' }] });
+      await waitFor(() => view.get('api-2') !== undefined);
+      expect(ids(await lean.discovery.findNodesByService('api'))).toEqual(['api-1', 'api-2']);
+      expect(view.size).toBe(4); // lean, peer, api-1, api-2: not db-1
+      // What it does not hold, it reads.
+      expect(ids(await lean.discovery.getActiveNodes())).toEqual([
+        'api-1',
+        'api-2',
+        'db-1',
+        'lean',
+        'peer',
+      ]);
+      expect(await lean.discovery.isNodeActive('db-1')).toBe(true);
+      expect(lean.discovery.stats.divergences).toBe(0);
     });
   });
 }

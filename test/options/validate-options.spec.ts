@@ -8,8 +8,8 @@ const PREFIX_CHARS = 'letters, digits and . _ - :, starting with a letter or dig
 const VERSION_CHARS = 'letters, digits and . + - _, starting with a letter or digit';
 const KNOWN_OPTIONS =
   'redis, nodeId, serviceName, address, services, metadata, keyPrefix, heartbeatInterval, ' +
-  'heartbeatTTL, pubSubEnabled, pubSubChannel, clientMode, ignoreOwnEvents, retry, startupTimeout, ' +
-  'hashReplicas, ' +
+  'heartbeatTTL, pubSubEnabled, pubSubChannel, viewScope, clientMode, ignoreOwnEvents, retry, ' +
+  'startupTimeout, hashReplicas, ' +
   'balance, poolSettleTime, jobs, signingKey';
 const DAY = 86400000;
 
@@ -52,6 +52,7 @@ describe('validateOptions: defaults', () => {
         heartbeatTTL: 15000,
         pubSubEnabled: true,
         pubSubChannel: 'discovery:events',
+        viewScope: 'all',
         clientMode: false,
         ignoreOwnEvents: false,
         retry: { initialDelay: 500, maxDelay: 5000 },
@@ -404,6 +405,15 @@ describe('validateOptions: rules', () => {
       { startupTimeout: 50 },
       'startupTimeout',
       `startupTimeout (number 50) must be an integer from 100 to ${DAY}`,
+    );
+  });
+
+  it('accepts viewScope "all" and "used" only', () => {
+    expect(validateOptions({ viewScope: 'used' }).viewScope).toBe('used');
+    expectRejected(
+      { viewScope: 'some' },
+      'viewScope',
+      'viewScope must be "all" or "used" (got "some")',
     );
   });
 

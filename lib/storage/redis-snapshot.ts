@@ -1,0 +1,86 @@
+// Reads the whole registry from Redis page by page, without a script: each round trip scans the
+// next page of the nodes hash and reads the deadlines and tags of the page before, in one pipeline.
+import type { RedisClient } from './redis-client.js';
+import { recordTag } from './registry-digest.js';
+import type { RegistryKeys } from './registry-keys.js';
+
+/** Nodes per page (HSCAN COUNT): each command of a round blocks Redis for well under a ms. */
+const PAGE = 1000;
+
+interface Page {
+  ids: string[];
+  records: string[];
+}
+
+type Pipeline = ReturnType<RedisClient['pipeline']>;
+
+/**
+ * Calls `onPage` with the records alive at `now` (Redis time) of each page, and their tags,
+ * while the next round is on its way. Pages are not one atomic read: changes made meanwhile come
+ * as events. `finish` adds the last command to the last round (the registry's state).
+ */
+export async function readPages(
+  client: RedisClient,
+  keys: RegistryKeys,
+  now: number,
+  onPage: (records: string[], tags: string[]) => void,
+  finish: (pipeline: Pipeline) => void,
+): Promise<unknown> {
+  let cursor = '0';
+  let pending: Page | undefined;
+  let round = send(undefined, true);
+  for (;;) {
+    const replies = (await round) ?? [];
+    for (const [error] of replies) if (error) throw error;
+    let at = 0;
+    let scanned: Page | undefined;
+    if (pending === undefined || cursor !== '0') {
+      const [next, flat] = replies[at++][1] as [string, string[]];
+      cursor = next;
+      scanned = { ids: [], records: [] };
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        scanned.ids.push(flat[i]);
+        scanned.records.push(flat[i + 1]);
+      }
+    }
+    let deadlines: Array<string | null> = [];
+    let owners: Array<string | null> = [];
+    if (pending && pending.ids.length > 0) {
+      deadlines = replies[at++][1] as Array<string | null>;
+      owners = replies[at++][1] as Array<string | null>;
+    }
+    if (!scanned) {
+      // The last round: the last page's deadlines and tags, and the state `finish` asked for.
+      if (pending) hand(pending, deadlines, owners);
+      return replies[at][1];
+    }
+    const done = pending;
+    pending = scanned;
+    round = send(pending, cursor !== '0'); // on its way while the page before is handed over
+    if (done) hand(done, deadlines, owners);
+  }
+
+  function send(page: Page | undefined, scan: boolean) {
+    const pipeline = client.pipeline();
+    if (scan) pipeline.hscan(keys.nodes, cursor, 'COUNT', PAGE);
+    if (page && page.ids.length > 0) {
+      pipeline.zmscore(keys.deadlines, ...page.ids);
+      pipeline.hmget(keys.meta, ...page.ids.map((id) => `o:${id}`));
+    }
+    if (!scan) finish(pipeline);
+    return pipeline.exec();
+  }
+
+  function hand(page: Page, deadlines: Array<string | null>, owners: Array<string | null>) {
+    const records: string[] = [];
+    const tags: string[] = [];
+    for (let i = 0; i < page.ids.length; i++) {
+      if (deadlines[i] === null || Number(deadlines[i]) <= now) continue;
+      const owner = owners[i];
+      records.push(page.records[i]);
+      // The owner keeps the tag; a record left without one (an older registry) is hashed here.
+      tags.push(owner ? owner.slice(owner.lastIndexOf(' ') + 1) : recordTag(page.records[i]));
+    }
+    onPage(records, tags);
+  }
+}
