@@ -46,3 +46,5 @@ export type {
   OverlapPolicy,
 } from './jobs/distributed-job.interface.js';
 export { DiscoveryHealthIndicator } from './health/discovery-health.indicator.js';
+export { DiscoveryDashboardModule } from './dashboard/discovery-dashboard.module.js';
+export type { DiscoveryDashboardOptions } from './dashboard/dashboard-options.interface.js';

@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
-import { DiscoveryModule } from 'nestjs-redis-discovery';
+import { DiscoveryDashboardModule, DiscoveryModule } from 'nestjs-redis-discovery';
 import { SAMPLE_CONFIG, type SampleConfig } from './config.js';
 import { RunLog } from './run-log.js';
 import { InvalidArgumentFilter, SampleController } from './sample.controller.js';
@@ -23,6 +23,8 @@ export class AppModule {
           ...(config.heartbeatInterval ? { heartbeatInterval: config.heartbeatInterval } : {}),
           ...(config.heartbeatTTL ? { heartbeatTTL: config.heartbeatTTL } : {}),
         }),
+        // The live cluster page at /cluster (read-only; add `guard` to protect it).
+        DiscoveryDashboardModule.forRoot({ path: 'cluster' }),
         ScheduleModule.forRoot(),
         // After DiscoveryModule: Nest runs shutdown hooks in reverse, so Terminus marks the app
         // shutting down (GET /health: 503) before the running jobs drain.

@@ -1,0 +1,25 @@
+// The options of `DiscoveryDashboardModule.forRoot()` (the live cluster page), as given and as
+// resolved with their defaults.
+import type { CanActivate, Type } from '@nestjs/common';
+
+export interface DiscoveryDashboardOptions {
+  /** URL path of the page, under the app's global prefix. Default `'cluster'`. */
+  path?: string;
+  /** A guard class applied to the page, its JSON state and its event stream (`@UseGuards`). */
+  guard?: Type<CanActivate>;
+  /** How often the page's data is checked for changes while a page is open, ms. Default 500. */
+  pollInterval?: number;
+  /** How many recent cluster events the page lists. Default 50. */
+  maxEvents?: number;
+  /** How many recent runs of each job the page shows (read from Redis). Default 10; 0: none. */
+  recentRuns?: number;
+}
+
+export interface ResolvedDashboardOptions {
+  /** Without leading or trailing slashes. */
+  path: string;
+  guard: Type<CanActivate> | undefined;
+  pollInterval: number;
+  maxEvents: number;
+  recentRuns: number;
+}
