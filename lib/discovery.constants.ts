@@ -1,3 +1,5 @@
+// Injection tokens and the metadata key that the module's parts share (options, store, stats,
+// signer, `@DistributedJob()`), in a file of their own so that importing them pulls in no code.
 /** Injection token of the validated options (`ResolvedDiscoveryOptions`). */
 export const DISCOVERY_OPTIONS = Symbol('DISCOVERY_OPTIONS');
 /** Injection token of the `RegistryStore` the module built from the `redis` option. */
@@ -8,3 +10,5 @@ export const DISTRIBUTED_JOB_METADATA = 'nestjs-redis-discovery:distributed-job'
 export const DISCOVERY_STATS = Symbol('DISCOVERY_STATS');
 /** Injection token of the `RecordSigner` built from `signingKey` (undefined without one). */
 export const RECORD_SIGNER = Symbol('RECORD_SIGNER');
+/** Injection token of the `DiscoveryMetrics` (histograms; no-ops without a meter). */
+export const DISCOVERY_METRICS = Symbol('DISCOVERY_METRICS');

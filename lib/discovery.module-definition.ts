@@ -1,3 +1,5 @@
+// What ConfigurableModuleBuilder makes for `DiscoveryModule`: the base class with `forRoot()` /
+// `forRootAsync()`, the raw options token and the interface of a `useClass` options factory.
 import { ConfigurableModuleBuilder } from '@nestjs/common';
 import type { DiscoveryModuleOptions } from './options/discovery-options.interface.js';
 

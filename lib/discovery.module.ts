@@ -1,3 +1,5 @@
+// `DiscoveryModule`, the entry point: the providers it builds (validated options, registry store,
+// clock, stats, signer and the services) and the Nest hooks that start and stop them in order.
 import {
   BeforeApplicationShutdown,
   Inject,
@@ -20,6 +22,7 @@ import { RecordSigner } from './common/record-signer.js';
 import { ServerClock } from './common/server-clock.js';
 import {
   DISCOVERY_OPTIONS,
+  DISCOVERY_METRICS,
   DISCOVERY_STATS,
   RECORD_SIGNER,
   REGISTRY_STORE,
@@ -31,6 +34,8 @@ import { ServiceDiscovery } from './discovery/service-discovery.service.js';
 import { DistributedJobs } from './jobs/distributed-jobs.service.js';
 import { DistributedJobsExplorer } from './jobs/distributed-jobs.explorer.js';
 import { DiscoveryHealthIndicator } from './health/discovery-health.indicator.js';
+import { createMetrics } from './metrics/create-metrics.js';
+import { MetricsObserver } from './metrics/metrics-observer.js';
 import { NodePool } from './node-pool/node-pool.service.js';
 import type { ResolvedDiscoveryOptions } from './options/discovery-options.interface.js';
 import { validateOptions } from './options/validate-options.js';
@@ -55,6 +60,11 @@ import type { RegistryStore } from './storage/registry-store.interface.js';
         signingKey === undefined ? undefined : new RecordSigner(signingKey),
       inject: [DISCOVERY_OPTIONS],
     },
+    {
+      provide: DISCOVERY_METRICS,
+      useFactory: ({ meterProvider }: ResolvedDiscoveryOptions) => createMetrics(meterProvider),
+      inject: [DISCOVERY_OPTIONS],
+    },
     RegistrySync,
     NodeMembership,
     ServiceDiscovery,
@@ -62,6 +72,7 @@ import type { RegistryStore } from './storage/registry-store.interface.js';
     DistributedJobs,
     DistributedJobsExplorer,
     DiscoveryHealthIndicator,
+    MetricsObserver,
   ],
   exports: [
     ServiceDiscovery,
@@ -145,6 +156,7 @@ function newStats(): DiscoveryStats {
     heartbeatFailures: 0,
     reRegistrations: 0,
     resyncs: 0,
+    eventsReceived: 0,
     rollbacks: 0,
     divergences: 0,
     malformedEvents: 0,

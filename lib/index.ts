@@ -1,3 +1,5 @@
+// The package's public API: the modules, their services, the decorator, the errors and the types,
+// re-exported from where they live. What is not exported here is internal to the library.
 export { DiscoveryModule } from './discovery.module.js';
 export type { DiscoveryOptionsFactory } from './discovery.module-definition.js';
 export { DISCOVERY_OPTIONS } from './discovery.constants.js';
@@ -48,3 +50,4 @@ export type {
 export { DiscoveryHealthIndicator } from './health/discovery-health.indicator.js';
 export { DiscoveryDashboardModule } from './dashboard/discovery-dashboard.module.js';
 export type { DiscoveryDashboardOptions } from './dashboard/dashboard-options.interface.js';
+export type { MeterProviderLike } from './metrics/meter.interface.js';

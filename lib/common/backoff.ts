@@ -1,4 +1,6 @@
-/** Exponential backoff with full jitter: a random delay in [delay/2, delay], delay doubling up to `max`. */
+// Backoff delays for heartbeat retries and a start waiting for Redis: exponential with jitter, a
+// random delay in [delay/2, delay], the delay doubling per attempt up to `max`.
+
 export function backoffDelay(
   attempt: number,
   initial: number,

@@ -1,3 +1,5 @@
+// Every error class the library throws, all under `DiscoveryError`, exported so callers can tell
+// them apart (`instanceof`) or catch the whole family at once.
 /** Base class of every error this library throws, so callers can catch them as one family. */
 export class DiscoveryError extends Error {
   constructor(message: string) {

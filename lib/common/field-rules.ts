@@ -1,6 +1,7 @@
+// The shape rules for every name that ends up in a Redis key, a channel or a record, in one place
+// so options, public methods and records read back from Redis are held to the same rules.
+
 /**
- * The shape rules for every name that ends up in a Redis key, a channel or a record. One place, so
- * options, public methods and records read back from Redis are held to the same rules.
  * A rule returns `undefined` when the value is fine, else the reason (completing "<label> ...").
  */
 export type Rule = (value: unknown) => string | undefined;

@@ -1,3 +1,5 @@
+// HMAC-SHA256 signing and checking under `signingKey`: one signer, built by the module, for node
+// records and job claims alike; a check is constant-time and refuses oversized signatures.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /**

@@ -1,3 +1,5 @@
+// This process's estimate of Redis server time, shared by everything that keeps deadlines (lease,
+// expiry sweeps, job ticks) so that none of them reads `Date.now()`.
 import { performance } from 'node:perf_hooks';
 
 /**

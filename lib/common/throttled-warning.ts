@@ -1,3 +1,5 @@
+// A rate-limited warning for problems that can repeat without end (Redis connection errors, bad
+// records or events, failed reads of the cluster page), so none of them can flood the log.
 import type { LoggerService } from '@nestjs/common';
 
 /**

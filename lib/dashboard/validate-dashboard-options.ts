@@ -2,6 +2,7 @@
 // `InvalidOptionError` naming the option, when `forRoot()` is called.
 import { InvalidOptionError } from '../common/errors.js';
 import { describe, isPlainObject } from '../common/field-rules.js';
+import { integer } from '../options/option-checks.js';
 import type {
   DiscoveryDashboardOptions,
   ResolvedDashboardOptions,
@@ -66,21 +67,4 @@ function checkGuard(value: unknown): DiscoveryDashboardOptions['guard'] {
     );
   }
   return value as DiscoveryDashboardOptions['guard'];
-}
-
-function integer(
-  option: string,
-  value: unknown,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(
-      option,
-      `${option} (${describe(value)}) must be an integer from ${min} to ${max}`,
-    );
-  }
-  return value;
 }

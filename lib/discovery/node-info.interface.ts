@@ -1,3 +1,5 @@
+// The public shapes of discovery: a node as peers see it (NodeInfo), the change events and their
+// handlers, and the counters of `DiscoveryStats`.
 import type { ServiceDescriptor } from '../options/discovery-options.interface.js';
 
 /** A node as peers see it. */
@@ -44,6 +46,8 @@ export interface DiscoveryStats {
   rollbacks: number;
   /** Times the view's digest differed from Redis's at the same version (a forged or lost event). */
   divergences: number;
+  /** Change events received on the channel (well-formed; applied, confirmed or not). */
+  eventsReceived: number;
   malformedEvents: number;
   malformedRecords: number;
   /** Records, events and job claims that failed signature verification (with `signingKey`). */

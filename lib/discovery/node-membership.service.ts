@@ -4,15 +4,18 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { backoffDelay } from '../common/backoff.js';
-import { DuplicateNodeIdError, RegistryUnavailableError } from '../common/errors.js';
+import { errorMessage } from '../common/error-message.js';
+import { DuplicateNodeIdError } from '../common/errors.js';
 import type { RecordSigner } from '../common/record-signer.js';
 import { ServerClock } from '../common/server-clock.js';
 import {
+  DISCOVERY_METRICS,
   DISCOVERY_OPTIONS,
   DISCOVERY_STATS,
   RECORD_SIGNER,
   REGISTRY_STORE,
 } from '../discovery.constants.js';
+import type { DiscoveryMetrics } from '../metrics/discovery-metrics.js';
 import type {
   ResolvedDiscoveryOptions,
   ServiceDescriptor,
@@ -20,24 +23,14 @@ import type {
 import { recordTag } from '../storage/registry-digest.js';
 import type { RegistryStore } from '../storage/registry-store.interface.js';
 import type { DiscoveryStats, NodeInfo } from './node-info.interface.js';
+import { deregisterWithin } from './deregistration.js';
+import { HeartbeatHealth, type LeaseStatus } from './heartbeat-health.js';
 import { NodeLease } from './node-lease.js';
 import { encodeRecord } from './node-record.codec.js';
 import { RegistrySync } from './registry-sync.service.js';
-import { errorMessage } from '../common/error-message.js';
+import { waitForRegistry } from './startup-wait.js';
 
-/** What the health indicator and the job runner need to know about this node's lease. */
-export interface LeaseStatus {
-  registered: boolean;
-  /** The lease has not run out (see `NodeLease`). */
-  valid: boolean;
-  /** ms since the last successful heartbeat; undefined before the first. */
-  lastHeartbeatAge: number | undefined;
-  consecutiveFailures: number;
-  /** A heartbeat is overdue: sent but unanswered (a stalled server), or not sent at all. */
-  stalled: boolean;
-  /** ms since heartbeats stopped succeeding on time; 0 while they do. */
-  failingFor: number;
-}
+export type { LeaseStatus } from './heartbeat-health.js';
 
 @Injectable()
 export class NodeMembership {
@@ -57,9 +50,7 @@ export class NodeMembership {
   /** Every write to Redis goes through this chain: heartbeats never overlap, updates serialize. */
   private writes: Promise<unknown> = Promise.resolve();
   private registered = false;
-  private lastBeatAt: number | undefined;
-  private consecutiveFailures = 0;
-  private failingSince = 0;
+  private readonly health: HeartbeatHealth;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private lastEncoded: { record: string; tag: string } | undefined;
 
@@ -70,11 +61,13 @@ export class NodeMembership {
     @Inject(DISCOVERY_STATS) private readonly stats: DiscoveryStats,
     @Inject(RECORD_SIGNER) private readonly signer: RecordSigner | undefined,
     private readonly sync: RegistrySync,
+    @Inject(DISCOVERY_METRICS) private readonly metrics: DiscoveryMetrics,
   ) {
     this.nodeId = options.nodeId;
     this.address = options.address ?? hostname();
     this.services = options.services.map((s) => ({ ...s }));
     this.metadata = { ...options.metadata };
+    this.health = new HeartbeatHealth(options.heartbeatInterval);
   }
 
   /** This node as peers see it. */
@@ -107,19 +100,14 @@ export class NodeMembership {
     if (!this.registered) return;
     // Sent after any in-flight heartbeat on the same connection, so Redis applies it last: once it
     // resolves no key of the node is left, even if that heartbeat was stalled.
-    const deregistered = this.serialize(() => this.deregisterWithRetry());
-    const bound = this.options.heartbeatTTL;
-    let timer: NodeJS.Timeout | undefined;
-    const outcome = await Promise.race([
-      deregistered.then(() => 'done' as const),
-      new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, bound, 'timeout'))),
-    ]);
-    clearTimeout(timer);
-    if (outcome === 'timeout') {
-      this.logger.warn(
-        `Could not deregister node ${this.nodeId} within ${bound} ms; it expires by its TTL`,
-      );
-    }
+    await deregisterWithin((work) => this.serialize(work), {
+      store: this.store,
+      nodeId: this.nodeId,
+      instance: this.instance,
+      bound: this.options.heartbeatTTL,
+      retryDelay: this.options.retry.initialDelay,
+      logger: this.logger,
+    });
     this.sync.removeOwn(this.nodeId);
     this.registered = false;
   }
@@ -142,18 +130,6 @@ export class NodeMembership {
     });
   }
 
-  get addressNow(): string {
-    return this.address;
-  }
-
-  get servicesNow(): ServiceDescriptor[] {
-    return this.services.map((s) => ({ ...s }));
-  }
-
-  get metadataNow(): Record<string, string> {
-    return { ...this.metadata };
-  }
-
   /** Estimated Redis server time (ms): what ticks and deadlines are measured in. */
   serverNow(): number {
     return this.clock.now();
@@ -170,22 +146,7 @@ export class NodeMembership {
   }
 
   leaseStatus(): LeaseStatus {
-    const now = ServerClock.local();
-    const age = this.lastBeatAt === undefined ? undefined : now - this.lastBeatAt;
-    // A stalled Redis fails no command: a beat that is two intervals late counts as failing.
-    const lateBy = age === undefined ? 0 : age - 2 * this.options.heartbeatInterval;
-    const failingFor = Math.max(
-      this.consecutiveFailures === 0 ? 0 : now - this.failingSince,
-      lateBy > 0 ? age! - this.options.heartbeatInterval : 0,
-    );
-    return {
-      registered: this.registered,
-      valid: this.registered && this.lease.isValid(),
-      lastHeartbeatAge: age === undefined ? undefined : Math.round(age),
-      consecutiveFailures: this.consecutiveFailures,
-      stalled: lateBy > 0,
-      failingFor: Math.round(failingFor),
-    };
+    return this.health.status(this.registered, this.lease.isValid());
   }
 
   /** Shutdown has begun (jobs drain first): readiness should fail from now on. */
@@ -205,32 +166,13 @@ export class NodeMembership {
   // --- registration and heartbeats --------------------------------------------------------------
 
   private async connect(): Promise<void> {
-    const { startupTimeout, retry, clientMode } = this.options;
-    const startedAt = ServerClock.local();
-    for (let attempt = 1; ; attempt++) {
-      const left = startedAt + startupTimeout - ServerClock.local();
-      try {
-        await within(this.startOnce(), left);
-        break;
-      } catch (error) {
-        if (!worthWaiting(error) || this.stopping) throw error;
-        const waited = Math.round(ServerClock.local() - startedAt);
-        const last = this.store.lastConnectionError ?? errorMessage(error);
-        if (waited >= startupTimeout || error instanceof TimeoutError) {
-          throw new RegistryUnavailableError(this.store.address, waited, last);
-        }
-        if (attempt === 1) {
-          this.logger.warn(
-            `Waiting for Redis at ${this.store.address} (${last}); trying for up to ${startupTimeout} ms (option startupTimeout)`,
-          );
-        }
-        const pause = backoffDelay(attempt, retry.initialDelay, Math.min(retry.maxDelay, 2000));
-        await new Promise((resolve) =>
-          setTimeout(resolve, Math.min(pause, startupTimeout - waited)),
-        );
-      }
-    }
-    if (!clientMode) this.scheduleHeartbeat(this.options.heartbeatInterval);
+    await waitForRegistry(() => this.startOnce(), {
+      ...this.options,
+      store: this.store,
+      logger: this.logger,
+      stopping: () => this.stopping,
+    });
+    if (!this.options.clientMode) this.scheduleHeartbeat(this.options.heartbeatInterval);
   }
 
   /** One try: the view (subscription and first snapshot), then the first heartbeat. */
@@ -247,7 +189,9 @@ export class NodeMembership {
         this.scheduleHeartbeat(this.options.heartbeatInterval);
       } catch {
         const { initialDelay, maxDelay } = this.options.retry;
-        this.scheduleHeartbeat(backoffDelay(this.consecutiveFailures, initialDelay, maxDelay));
+        this.scheduleHeartbeat(
+          backoffDelay(this.health.consecutiveFailures, initialDelay, maxDelay),
+        );
       }
     }, delay);
   }
@@ -273,19 +217,19 @@ export class NodeMembership {
       });
     } catch (error) {
       this.stats.heartbeatFailures += 1;
-      if (this.consecutiveFailures++ === 0) this.failingSince = sentAt;
+      this.health.failed(sentAt);
       if (error instanceof DuplicateNodeIdError) this.logger.error(error.message);
       else
         this.logger.warn(
-          `Heartbeat failed (${this.consecutiveFailures} in a row): ${errorMessage(error)}`,
+          `Heartbeat failed (${this.health.consecutiveFailures} in a row): ${errorMessage(error)}`,
         );
       throw error;
     }
     const receivedAt = ServerClock.local();
+    this.metrics.heartbeat(receivedAt - sentAt);
     this.clock.observe(result.serverTime, sentAt, receivedAt);
     this.stats.heartbeats += 1;
-    this.consecutiveFailures = 0;
-    this.lastBeatAt = receivedAt;
+    this.health.succeeded(receivedAt);
     if (result.outcome === 'registered' && this.registered) {
       this.stats.reRegistrations += 1;
       this.lease.lose(
@@ -307,49 +251,9 @@ export class NodeMembership {
     return this.lastEncoded;
   }
 
-  private async deregisterWithRetry(): Promise<void> {
-    for (let attempt = 1; attempt <= 3; attempt++) {
-      try {
-        await this.store.deregister(this.nodeId, this.instance);
-        return;
-      } catch (error) {
-        this.logger.warn(`Deregistration attempt ${attempt} failed: ${errorMessage(error)}`);
-        if (attempt < 3)
-          await new Promise((r) => setTimeout(r, attempt * this.options.retry.initialDelay));
-      }
-    }
-  }
-
   private serialize<T>(work: () => Promise<T>): Promise<T> {
     const run = this.writes.then(work, work);
     this.writes = run.catch(() => undefined);
     return run;
-  }
-}
-
-class TimeoutError extends Error {}
-
-/**
- * Whether a failed start may succeed by waiting: Redis unreachable, or answering that it is not
- * ready yet. A refusal (wrong password, no permission, a duplicate node id) fails at once.
- */
-function worthWaiting(error: unknown): boolean {
-  if (error instanceof DuplicateNodeIdError || !(error instanceof Error)) return false;
-  if (error.name !== 'ReplyError') return true;
-  return /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY)\b/.test(error.message);
-}
-
-/** `work`, or a TimeoutError once `ms` have passed (a command may wait in an offline queue). */
-async function within<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new TimeoutError('no answer')), Math.max(0, ms));
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }

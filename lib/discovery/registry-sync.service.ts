@@ -1,6 +1,7 @@
 // Everyone's view of the registry in this process: subscribes to change events, decodes and
 // confirms them, checks the view against Redis on every reply, and resyncs what it got wrong.
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { errorMessage } from '../common/error-message.js';
 import type { RecordSigner } from '../common/record-signer.js';
 import { ServerClock } from '../common/server-clock.js';
 import {
@@ -12,18 +13,16 @@ import {
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
 import { recordTag, tagValue } from '../storage/registry-digest.js';
 import type { ReapResult, RegistryStore } from '../storage/registry-store.interface.js';
-import { EventHandlers, resyncedEvent } from './event-handlers.js';
+import { confirmEvent } from './event-confirmation.js';
+import { EventHandlers } from './event-handlers.js';
 import { ExpirySweeper } from './expiry-sweeper.js';
+import { FreshReads } from './fresh-reads.js';
 import type { DiscoveryEventHandler, DiscoveryStats, NodeInfo } from './node-info.interface.js';
-import { decodeEvent, decodeRecord, encodeRecord, type WireEvent } from './node-record.codec.js';
+import { decodeEvent, type WireEvent } from './node-record.codec.js';
 import { RecordDecoder } from './record-decoder.js';
 import { RegistryView, type ViewMark } from './registry-view.js';
-import { checkView } from './view-check.js';
 import { ViewLoader } from './view-loader.js';
-import { errorMessage } from '../common/error-message.js';
-
-/** How long an event-less version mismatch may last before it counts as a missed event. */
-const MISSED_EVENT_GRACE_MS = 150;
+import { ViewResync } from './view-resync.js';
 
 @Injectable()
 export class RegistrySync {
@@ -33,22 +32,18 @@ export class RegistrySync {
   private readonly decoder: RecordDecoder;
   private readonly sweeper: ExpirySweeper;
   private readonly loader: ViewLoader;
+  /** Lookups that read Redis instead of the view. */
+  readonly fresh: FreshReads;
   private readonly handlers: EventHandlers;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly resync: ViewResync;
   private started: Promise<void> | undefined;
-  private stopping = false;
-  private syncing = false;
-  private resyncWanted = false;
-  private resyncing: Promise<void> | undefined;
-  private buffered: WireEvent[] = [];
   private confirmations: Promise<void> = Promise.resolve();
   private unsubscribe: (() => Promise<void>) | undefined;
-  private missedCheck: NodeJS.Timeout | undefined;
 
   constructor(
     @Inject(DISCOVERY_OPTIONS) private readonly options: ResolvedDiscoveryOptions,
     @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
-    private readonly clock: ServerClock,
+    clock: ServerClock,
     @Inject(DISCOVERY_STATS) private readonly stats: DiscoveryStats,
     @Inject(RECORD_SIGNER) private readonly signer: RecordSigner | undefined,
   ) {
@@ -64,6 +59,16 @@ export class RegistrySync {
       options.ignoreOwnEvents ? options.nodeId : undefined,
     );
     this.loader = new ViewLoader(store, clock, this.decoder, this.view);
+    this.fresh = new FreshReads(store, clock, this.loader, this.decoder);
+    this.resync = new ViewResync(
+      options,
+      this.view,
+      this.loader,
+      this.handlers,
+      stats,
+      this.logger,
+      (e) => this.applyEvent(e),
+    );
     this.sweeper = new ExpirySweeper(
       options,
       store,
@@ -92,19 +97,17 @@ export class RegistrySync {
     if (this.options.pubSubEnabled) {
       this.unsubscribe = await this.store.subscribe(
         (raw) => this.onMessage(raw),
-        () => this.requestResync(),
+        () => this.resync.request(),
       );
     }
-    await this.resync(false);
+    await this.resync.run(false);
     this.sweeper.plan(null, 0);
   }
 
   /** Shutdown begins: no more sweeps, resyncs or timers. Events still apply until `close()`. */
   halt(): void {
-    this.stopping = true;
     this.sweeper.stop();
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    this.resync.halt();
   }
 
   /** Ends the subscription. */
@@ -125,28 +128,7 @@ export class RegistrySync {
     await this.start();
     if (this.view.covers(serviceName)) return;
     this.view.widen(serviceName);
-    await this.resyncNow();
-  }
-
-  /** Every live node, read from Redis now (page by page). */
-  async freshNodes(): Promise<NodeInfo[]> {
-    const nodes: NodeInfo[] = [];
-    await this.loader.pages((records) => nodes.push(...this.decoder.decodeAll(records, false)));
-    return nodes;
-  }
-
-  /** The live nodes offering `serviceName`, read from Redis now (cost: that service's nodes). */
-  async freshService(serviceName: string): Promise<NodeInfo[]> {
-    const { records, deadlines } = await this.store.fetchService(serviceName);
-    if (!this.clock.synced) await this.loader.syncClock();
-    const now = this.clock.now();
-    return this.decoder.decodeAll(records.filter((_, i) => deadlines[i] > now));
-  }
-
-  /** The record of `nodeId` if it is alive, read from Redis now. */
-  async freshNode(nodeId: string): Promise<NodeInfo | undefined> {
-    const record = await this.store.fetchNode(nodeId);
-    return record === undefined ? undefined : this.decoder.decode(record);
+    await this.resync.now();
   }
 
   addHandler(handler: DiscoveryEventHandler): void {
@@ -181,7 +163,7 @@ export class RegistrySync {
 
   /** A reply of a heartbeat or a sweep: checks the view against it and plans the next sweep. */
   observe(reply: ReapResult, sent: ViewMark): void {
-    this.check(reply, sent);
+    this.resync.check(reply, sent);
     this.sweeper.plan(reply.nextDeadline);
   }
 
@@ -191,36 +173,31 @@ export class RegistrySync {
     const event = decodeEvent(raw, this.signer);
     if (typeof event === 'string')
       return this.decoder.reject(event, 'message on the events channel');
+    this.stats.eventsReceived += 1;
     if (this.signer) {
       // Events are built by Redis scripts, which cannot sign: with a signing key an event is only
       // a hint, and what counts is the signed record Redis holds for that node.
       this.confirmations = this.confirmations.then(() => this.confirm(event));
       return;
     }
-    if (this.syncing) this.buffered.push(event);
+    if (this.resync.running) this.resync.hold(event);
     else this.applyEvent(event);
   }
 
   private async confirm(event: WireEvent): Promise<void> {
-    let current;
+    let confirmed;
     try {
-      const record = await this.store.fetchNode(event.node.nodeId);
-      current = record === undefined ? undefined : decodeRecord(record, this.signer);
+      confirmed = await confirmEvent(this.store, this.signer!, event);
     } catch (error) {
       this.logger.warn(`Could not confirm an event, resyncing: ${errorMessage(error)}`);
-      return this.requestResync();
+      return this.resync.request();
     }
-    const alive = current !== undefined && typeof current !== 'string';
-    const confirmed =
-      event.type === 'NODE_DEREGISTERED'
-        ? !alive
-        : alive && encodeRecord(current as NodeInfo) === encodeRecord(event.node);
     if (!confirmed) {
       // Forged, or overtaken by a later change whose own event follows: skip either way.
       this.stats.unverified += 1;
       return;
     }
-    if (this.syncing) this.buffered.push(event);
+    if (this.resync.running) this.resync.hold(event);
     else this.applyEvent(event);
   }
 
@@ -229,11 +206,11 @@ export class RegistrySync {
       // The registry's first write, seen by a view loaded from an empty Redis: nothing to reload
       // (an empty registry at version 0 is the same in every epoch).
       const first = this.view.epoch === '' && this.view.version === 0 && event.version === 1;
-      if (!first) return this.requestResync();
+      if (!first) return this.resync.request();
       this.view.epoch = event.epoch;
     }
     if (event.version <= this.view.version) return; // already in the view
-    if (event.version > this.view.version + 1) return this.requestResync();
+    if (event.version > this.view.version + 1) return this.resync.request();
     const { node } = event;
     if (event.type === 'NODE_DEREGISTERED') {
       // Even about this node: its lease is judged by its own heartbeats, never by an event.
@@ -248,88 +225,5 @@ export class RegistrySync {
       timestamp: event.timestamp,
       ...(event.reason ? { reason: event.reason } : {}),
     });
-  }
-
-  // --- anti-entropy and resyncs ---------------------------------------------------------------
-
-  /**
-   * Checks the view against a reply of Redis, once per heartbeat at no extra round trip, and
-   * repairs it by a resync (see `checkView`): whatever was forged, lost or rolled back, a view
-   * never disagrees with Redis for longer than one interval.
-   */
-  private check(reply: ReapResult, sent: ViewMark): void {
-    if (this.stopping || this.syncing) return;
-    const verdict = checkView(this.view, reply, sent);
-    if (verdict === 'rollback') {
-      this.stats.rollbacks += 1;
-      this.logger.warn(
-        `The registry's version went back from ${sent.version} to ${reply.version} (Redis lost writes); resyncing`,
-      );
-      this.requestResync();
-    } else if (verdict === 'diverged') {
-      this.stats.divergences += 1;
-      this.requestResync();
-    } else if (verdict === 'behind' && !this.missedCheck) {
-      if (!this.options.pubSubEnabled) return this.requestResync();
-      const stillBehind = () =>
-        reply.epoch !== this.view.epoch || reply.version > this.view.version;
-      this.missedCheck = this.timer(MISSED_EVENT_GRACE_MS, () => {
-        this.missedCheck = undefined;
-        if (stillBehind()) this.requestResync();
-      });
-    }
-  }
-
-  private requestResync(): void {
-    if (this.stopping) return;
-    this.resyncNow().catch((error) => {
-      this.logger.warn(`Resync failed, retrying: ${errorMessage(error)}`);
-      this.timer(this.options.retry.initialDelay, () => this.requestResync());
-    });
-  }
-
-  /** Resyncs now (or once the running resync is over, again). */
-  private resyncNow(): Promise<void> {
-    if (this.syncing) {
-      this.resyncWanted = true;
-      return this.resyncing!;
-    }
-    return this.resync(true);
-  }
-
-  /** Replaces the view with what Redis holds; with `announce`, emits what changed as events. */
-  private resync(announce: boolean): Promise<void> {
-    this.syncing = true;
-    this.resyncing = (async () => {
-      try {
-        do {
-          this.resyncWanted = false;
-          const loaded = await this.loader.load(!this.options.pubSubEnabled);
-          const changes = this.view.replace(loaded.epoch, loaded.version, loaded.nodes);
-          if (announce) {
-            this.stats.resyncs += 1;
-            for (const change of changes) {
-              this.handlers.emit(resyncedEvent(change, loaded.serverTime));
-            }
-          }
-          // Events of changes made while the pages were read: applied in order, on top.
-          const pending = this.buffered.sort((a, b) => a.version - b.version);
-          this.buffered = [];
-          for (const event of pending) this.applyEvent(event);
-        } while (this.resyncWanted && !this.stopping);
-      } finally {
-        this.syncing = false;
-      }
-    })();
-    return this.resyncing;
-  }
-
-  private timer(delay: number, callback: () => void): NodeJS.Timeout {
-    const handle = setTimeout(() => {
-      this.timers.delete(handle);
-      callback();
-    }, delay);
-    this.timers.add(handle);
-    return handle;
   }
 }

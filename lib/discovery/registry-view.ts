@@ -60,6 +60,11 @@ export class RegistryView {
     this.digests.reset(scopeFields(this.scope));
   }
 
+  /** Each service this view holds nodes of, with how many (for metrics: no copies). */
+  serviceSizes(): Array<[string, number]> {
+    return [...this.byService].map(([name, nodes]) => [name, nodes.length]);
+  }
+
   get(nodeId: string): NodeInfo | undefined {
     return this.entries.get(nodeId)?.node;
   }

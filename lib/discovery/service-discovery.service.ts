@@ -49,15 +49,15 @@ export class ServiceDiscovery {
   }
 
   get address(): string {
-    return this.membership.addressNow;
+    return this.membership.self.address;
   }
 
   get services(): ServiceDescriptor[] {
-    return this.membership.servicesNow;
+    return this.membership.self.services;
   }
 
   get metadata(): Record<string, string> {
-    return this.membership.metadataNow;
+    return this.membership.self.metadata;
   }
 
   /** This node as peers see it. */
@@ -90,7 +90,7 @@ export class ServiceDiscovery {
 
   /** Every live node. A partial view (`viewScope: 'used'`) does not hold them all: it reads Redis. */
   async getActiveNodes(options: LookupOptions = {}): Promise<NodeInfo[]> {
-    if (options.fresh || !this.sync.view.scope.all) return this.sync.freshNodes();
+    if (options.fresh || !this.sync.view.scope.all) return this.sync.fresh.nodes();
     await this.sync.start();
     return this.sync.view.all();
   }
@@ -117,7 +117,7 @@ export class ServiceDiscovery {
         ? this.sync.view.offering(serviceName)
         : this.sync.view.offeringMatching(serviceName, matches);
     }
-    const candidates = await this.sync.freshService(serviceName);
+    const candidates = await this.sync.fresh.service(serviceName);
     if (version === undefined) return candidates;
     return candidates.filter((node) =>
       node.services.some((s) => s.name === serviceName && matches(s.version)),
@@ -128,7 +128,7 @@ export class ServiceDiscovery {
     argument('nodeId', nodeId, nameRule);
     await this.sync.start();
     if (this.sync.view.get(nodeId) !== undefined) return true;
-    return !this.sync.view.scope.all && (await this.sync.freshNode(nodeId)) !== undefined;
+    return !this.sync.view.scope.all && (await this.sync.fresh.node(nodeId)) !== undefined;
   }
 
   /** The live nodes of a pool, from the view (no round trip); used by the node pool. */

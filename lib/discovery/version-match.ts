@@ -1,3 +1,5 @@
+// Matches a node's service version against what a lookup asked for: an exact version or label, or
+// a semver range, the parsed ranges cached so that repeated lookups do not parse them again.
 import semver from 'semver';
 
 /** A test of a node's service version against what a lookup asked for. */

@@ -1,3 +1,5 @@
+// The `@nestjs/terminus` readiness check of this node: up, degraded or down from its lease and
+// heartbeats, read from local state; terminus stays an optional peer dependency.
 import { Inject, Injectable } from '@nestjs/common';
 import type { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { DISCOVERY_OPTIONS } from '../discovery.constants.js';

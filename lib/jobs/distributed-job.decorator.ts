@@ -1,3 +1,5 @@
+// `@DistributedJob()`: checks the job's name and options when the class is declared, and wraps the
+// method so that every call goes through the runner the module bound to the instance.
 import { DiscoveryError, InvalidArgumentError } from '../common/errors.js';
 import { nameRule } from '../common/field-rules.js';
 import { DISTRIBUTED_JOB_METADATA } from '../discovery.constants.js';

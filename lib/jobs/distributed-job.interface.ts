@@ -100,6 +100,8 @@ export interface JobStatus {
   runs: number;
   /** Runs of missed ticks (catch-up), included in `runs`. */
   catchups: number;
+  /** Ticks this node ran as a stand-in: another node owned the job on the ring (it was late or gone). */
+  failovers: number;
   /** Ticks put on hold by `bufferOne` on this node's claim. */
   buffered: number;
   /** Ticks this node did not run, all reasons. */

@@ -1,3 +1,5 @@
+// Finds the `@DistributedJob()` methods of the app's providers and controllers at module init,
+// registers each job with its schedule, and binds their instances to the runner.
 import { Injectable } from '@nestjs/common';
 import { DiscoveryService as NestDiscoveryService, MetadataScanner } from '@nestjs/core';
 import { DISTRIBUTED_JOB_METADATA } from '../discovery.constants.js';

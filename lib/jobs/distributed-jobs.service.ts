@@ -4,6 +4,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DiscoveryError, DuplicateJobNameError, LeaseLostError } from '../common/errors.js';
 import type { RecordSigner } from '../common/record-signer.js';
 import {
+  DISCOVERY_METRICS,
   DISCOVERY_OPTIONS,
   DISCOVERY_STATS,
   RECORD_SIGNER,
@@ -11,6 +12,7 @@ import {
 } from '../discovery.constants.js';
 import type { DiscoveryStats } from '../discovery/node-info.interface.js';
 import { NodeMembership } from '../discovery/node-membership.service.js';
+import type { DiscoveryMetrics } from '../metrics/discovery-metrics.js';
 import { NodePool } from '../node-pool/node-pool.service.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
 import type { ClaimResult, RegistryStore } from '../storage/registry-store.interface.js';
@@ -42,6 +44,7 @@ export class DistributedJobs implements JobInvoker {
     private readonly pool: NodePool,
     @Inject(DISCOVERY_STATS) stats: DiscoveryStats,
     @Inject(RECORD_SIGNER) signer: RecordSigner | undefined,
+    @Inject(DISCOVERY_METRICS) metrics: DiscoveryMetrics,
   ) {
     this.claimer = new TickClaimer(
       store,
@@ -50,7 +53,7 @@ export class DistributedJobs implements JobInvoker {
       options.heartbeatTTL,
       () => (stats.unverified += 1),
     );
-    this.runner = new JobRunner(options, store, membership);
+    this.runner = new JobRunner(options, store, membership, metrics);
     membership.lease.onLost((reason) =>
       this.runner.abortAll(
         new LeaseLostError(`Node ${membership.nodeId} lost its lease (${reason}); runs must stop`),
@@ -99,12 +102,14 @@ export class DistributedJobs implements JobInvoker {
     const { definition } = job;
     const lease = this.membership.lease;
     let tick: number;
+    let rank: number;
     let claim: ClaimResult;
     try {
       let serverNow = await this.membership.syncedServerNow();
       if (!lease.isValid()) return skip(job, 'noLease');
       tick = definition.schedule.tickAt(serverNow);
-      const wait = claimDelay(definition, tick, this.pool.rank(name), serverNow);
+      rank = this.pool.rank(name);
+      const wait = claimDelay(definition, tick, rank, serverNow);
       if (wait > 0) {
         await new Promise((resolve) => setTimeout(resolve, wait));
         if (this.runner.isDraining) return skip(job, 'stopping');
@@ -130,6 +135,7 @@ export class DistributedJobs implements JobInvoker {
         job.buffered += 1;
         return undefined;
     }
+    if (rank > 0) job.failovers += 1;
     const call: JobCall = { instance, method, args };
     const marker = definition.overlap === 'allow' ? undefined : claim.token;
     if (claim.cancelled !== undefined) this.runner.cancel(job, claim.cancelled, tick);

@@ -1,8 +1,6 @@
-/**
- * Which runner guards the jobs of which provider instance. The decorator wraps the method when the
- * class is declared, long before any module exists; the explorer binds each instance at bootstrap.
- * Several apps in one process each bind their own instances.
- */
+// Which runner guards the jobs of which provider instance: the decorator wraps methods when classes
+// are declared, before any module exists; each app's explorer binds its own instances at init.
+
 export interface JobInvoker {
   invoke(
     jobName: string,

@@ -4,6 +4,7 @@ import { Logger } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { DiscoveryError, RunCancelledError } from '../common/errors.js';
 import type { NodeMembership } from '../discovery/node-membership.service.js';
+import type { DiscoveryMetrics } from '../metrics/discovery-metrics.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
 import type { RegistryStore } from '../storage/registry-store.interface.js';
 import { jobContextStorage } from './job-context.js';
@@ -39,6 +40,7 @@ export class JobRunner {
     private readonly options: ResolvedDiscoveryOptions,
     private readonly store: RegistryStore,
     private readonly membership: NodeMembership,
+    private readonly metrics: DiscoveryMetrics,
   ) {}
 
   get isDraining(): boolean {
@@ -67,6 +69,8 @@ export class JobRunner {
     if (catchup) job.catchups += 1;
     job.lastRun = new Date();
     job.lastStartDelay = Math.round(this.membership.serverNow() - claim.tick);
+    this.metrics.jobStarted(definition.name, job.lastStartDelay);
+    let failure: unknown;
     job.lastToken = claim.token;
     const renewal = marker === undefined ? undefined : this.keepMarker(job, marker, run);
     const done = jobContextStorage.run(run, async () =>
@@ -77,6 +81,7 @@ export class JobRunner {
     try {
       return await done;
     } catch (error) {
+      failure = error ?? new Error('undefined thrown');
       job.errors += 1;
       job.lastError = errorMessage(error);
       this.logger.error(
@@ -87,7 +92,9 @@ export class JobRunner {
       clearInterval(renewal);
       this.running.delete(active);
       job.running -= 1;
-      job.lastDuration = Math.round(performance.now() - startedAt);
+      const duration = performance.now() - startedAt;
+      job.lastDuration = Math.round(duration);
+      this.metrics.jobFinished(definition.name, duration, failure);
     }
   }
 

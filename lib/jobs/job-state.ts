@@ -10,6 +10,8 @@ export interface JobState {
   running: number;
   runs: number;
   catchups: number;
+  /** Ticks this node ran although it was not the job's first rank on the ring when it claimed. */
+  failovers: number;
   buffered: number;
   skipped: JobSkips;
   errors: number;
@@ -27,6 +29,7 @@ export function newJobState(definition: JobDefinition): JobState {
     running: 0,
     runs: 0,
     catchups: 0,
+    failovers: 0,
     buffered: 0,
     skipped: {
       claimedElsewhere: 0,
@@ -63,6 +66,7 @@ export function jobStatus(job: JobState, owner: string | undefined): JobStatus {
     running: job.running > 0,
     runs: job.runs,
     catchups: job.catchups,
+    failovers: job.failovers,
     buffered: job.buffered,
     skips: Object.values(skipped).reduce((sum, n) => sum + n, 0),
     skipped: { ...skipped },

@@ -1,3 +1,5 @@
+// The consistent-hash ring that places jobs on nodes: a 64-bit hash identical on every process,
+// virtual nodes and bounded-load assignment; immutable, so a membership change builds a new one.
 import { hash } from 'node:crypto';
 
 /**

@@ -1,3 +1,5 @@
+// `NodePool`: which node of this pool owns which job, from a hash ring rebuilt when the pool's
+// membership changes, and whether the pool is `steady` or still `upgrading` after a change.
 import { Inject, Injectable } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { RegistrySync } from '../discovery/registry-sync.service.js';

@@ -1,4 +1,7 @@
+// The options of `DiscoveryModule.forRoot()` / `forRootAsync()`: as the app gives them (with their
+// defaults documented) and as validateOptions resolves them, with every default filled in.
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { MeterProviderLike } from '../metrics/meter.interface.js';
 
 /** A service a node offers: a name and an optional version (`1.4.2`). */
 export interface ServiceDescriptor {
@@ -9,7 +12,7 @@ export interface ServiceDescriptor {
 /** How the node pool spreads jobs over its nodes. */
 export type BalanceMode = 'consistent' | 'bounded';
 
-/** Backoff for failed heartbeats: exponential from `initialDelay`, capped at `maxDelay`, with full jitter. */
+/** Backoff for failed heartbeats: exponential from `initialDelay`, capped at `maxDelay`, with equal jitter (each delay drawn from its upper half). */
 export interface RetryOptions {
   /** First retry delay in ms. Default 500 (the seed's first step), or `maxDelay` when smaller. */
   initialDelay?: number;
@@ -94,6 +97,11 @@ export interface DiscoveryModuleOptions {
    * Peers then ignore (and count) records, events and claims that do not verify. Default: none.
    */
   signingKey?: string;
+  /**
+   * Where metrics go: an OpenTelemetry `MeterProvider`. Default: the app's global provider if
+   * `@opentelemetry/api` is installed (a no-op until an SDK registers one); `false` turns them off.
+   */
+  meterProvider?: MeterProviderLike | false;
 }
 
 /** Options after validation, with every default filled in. */
@@ -119,4 +127,5 @@ export interface ResolvedDiscoveryOptions {
   poolSettleTime: number;
   jobs: Required<Omit<JobsOptions, 'startingDeadline'>> & { startingDeadline: number | undefined };
   signingKey: string | undefined;
+  meterProvider: MeterProviderLike | false | undefined;
 }

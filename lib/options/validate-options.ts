@@ -1,5 +1,17 @@
+// Validates DiscoveryModule options and fills in their defaults, once, at startup: the app fails
+// with the first bad option named, rather than at the first heartbeat.
 import { randomUUID } from 'node:crypto';
 import { InvalidOptionError } from '../common/errors.js';
+import {
+  check,
+  checkMeterProvider,
+  checkRedis,
+  duration,
+  flag,
+  group,
+  integer,
+  MAX_DURATION,
+} from './option-checks.js';
 import {
   addressRule,
   describe,
@@ -8,7 +20,6 @@ import {
   nameRule,
   prefixRule,
   servicesRule,
-  type Rule,
 } from '../common/field-rules.js';
 import type {
   DiscoveryModuleOptions,
@@ -37,9 +48,8 @@ const KNOWN_KEYS: ReadonlyArray<keyof DiscoveryModuleOptions> = [
   'poolSettleTime',
   'jobs',
   'signingKey',
+  'meterProvider',
 ];
-
-const MAX_DURATION = 24 * 60 * 60 * 1000;
 
 /**
  * Checks every option and fills in the defaults. Throws `InvalidOptionError` naming the first bad
@@ -167,105 +177,6 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
     poolSettleTime,
     jobs: { failoverGrace, drainTimeout, startingDeadline },
     signingKey,
+    meterProvider: checkMeterProvider(options.meterProvider),
   };
-}
-
-function check<T>(option: string, value: T | undefined, rule: Rule): T | undefined {
-  if (value === undefined) return undefined;
-  const problem = rule(value);
-  if (problem)
-    throw new InvalidOptionError(
-      option,
-      `${option}${problem.startsWith('[') ? '' : ' '}${problem}`,
-    );
-  return value;
-}
-
-function integer(
-  option: string,
-  value: unknown,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(
-      option,
-      `${option} (${describe(value)}) must be an integer from ${min} to ${max}`,
-    );
-  }
-  return value;
-}
-
-function duration(option: string, value: unknown, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (
-    typeof value !== 'number' ||
-    !Number.isInteger(value) ||
-    value < min ||
-    value > MAX_DURATION
-  ) {
-    throw new InvalidOptionError(
-      option,
-      `${option} (${describe(value)}) must be a whole number of milliseconds from ${min} to ${MAX_DURATION}`,
-    );
-  }
-  return value;
-}
-
-function flag(option: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') {
-    throw new InvalidOptionError(
-      option,
-      `${option} must be true or false (got ${describe(value)})`,
-    );
-  }
-  return value;
-}
-
-function group(option: string, value: unknown, keys: string[]): Record<string, unknown> {
-  if (value === undefined) return {};
-  if (!isPlainObject(value)) {
-    throw new InvalidOptionError(option, `${option} must be an object (got ${describe(value)})`);
-  }
-  for (const key of Object.keys(value)) {
-    if (!keys.includes(key)) {
-      throw new InvalidOptionError(
-        `${option}.${key}`,
-        `Unknown option "${option}.${key}"; known: ${keys.join(', ')}`,
-      );
-    }
-  }
-  return value;
-}
-
-function checkRedis(value: unknown): ResolvedDiscoveryOptions['redis'] {
-  if (value === undefined) return undefined;
-  if (typeof value === 'string') {
-    if (!/^rediss?:\/\/./i.test(value)) {
-      throw new InvalidOptionError(
-        'redis',
-        `redis URL must start with redis:// or rediss:// (got ${describe(value)})`,
-      );
-    }
-    return value;
-  }
-  if (isRedisClient(value) || isPlainObject(value))
-    return value as ResolvedDiscoveryOptions['redis'];
-  throw new InvalidOptionError(
-    'redis',
-    `redis must be an ioredis Redis or Cluster instance, a redis:// URL or RedisOptions (got ${describe(value)})`,
-  );
-}
-
-/** Duck-typed so that a client from another copy of ioredis (5.x or 6.x) is accepted too. */
-export function isRedisClient(value: unknown): boolean {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { duplicate?: unknown }).duplicate === 'function' &&
-    typeof (value as { evalsha?: unknown }).evalsha === 'function'
-  );
 }

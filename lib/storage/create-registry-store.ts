@@ -1,7 +1,9 @@
+// Picks the registry backend for the `redis` option (in memory, the app's client, or a client of
+// its own) and tunes an owned client to fail fast and reconnect before a lease runs out.
 import { Logger } from '@nestjs/common';
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { ThrottledWarning } from '../common/throttled-warning.js';
-import { isRedisClient } from '../options/validate-options.js';
+import { isRedisClient } from '../options/option-checks.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
 import { MemoryRegistryStore } from './memory-registry.store.js';
 import { registryKeys } from './registry-keys.js';

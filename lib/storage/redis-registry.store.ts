@@ -4,15 +4,10 @@ import { DuplicateNodeIdError } from '../common/errors.js';
 import { describeClient, disconnect, type RedisClient } from './redis-client.js';
 import { RedisJobClaims } from './redis-job-claims.js';
 import { RedisScript, type ScriptReply } from './redis-script.js';
-import {
-  BEAT_SCRIPT,
-  DEREGISTER_SCRIPT,
-  FETCH_NODE_SCRIPT,
-  REAP_SCRIPT,
-  SCOPE_SCRIPT,
-  VERSION_SCRIPT,
-} from './redis-scripts.js';
+import { BEAT_SCRIPT, DEREGISTER_SCRIPT, REAP_SCRIPT } from './redis-scripts.js';
+import { FETCH_NODE_SCRIPT, SCOPE_SCRIPT, VERSION_SCRIPT } from './registry-read-scripts.js';
 import { readPages } from './redis-snapshot.js';
+import { readPage, readState } from './script-replies.js';
 import { subscribeChannel } from './redis-subscription.js';
 import type { RegistryKeys } from './registry-keys.js';
 import type {
@@ -246,42 +241,4 @@ export class RedisRegistryStore implements RegistryStore {
     if (client.status === 'ready') await client.quit().catch(() => disconnect(client));
     else disconnect(client);
   }
-}
-
-type Value = ScriptReply[number];
-
-/** Epoch, version, time, then `digest, scope digests...` at the head of `rest`. */
-function readState(
-  epoch: Value,
-  version: Value,
-  serverTime: Value,
-  rest: ScriptReply,
-  scope: string[],
-): RegistryVersion {
-  const scopes: Record<string, number> = {};
-  scope.forEach((field, i) => (scopes[field] = Number(rest[1 + i] || 0)));
-  return {
-    epoch: String(epoch ?? ''),
-    version: Number(version || 0),
-    digest: Number(rest[0] || 0),
-    scopes,
-    serverTime: Number(serverTime),
-  };
-}
-
-/** A state followed by record, tag pairs. */
-function readPage(
-  epoch: Value,
-  version: Value,
-  serverTime: Value,
-  rest: ScriptReply,
-  scope: string[],
-): ScopeRead {
-  const records: string[] = [];
-  const tags: string[] = [];
-  for (let i = 1 + scope.length; i + 1 < rest.length; i += 2) {
-    records.push(String(rest[i]));
-    tags.push(String(rest[i + 1]));
-  }
-  return { ...readState(epoch, version, serverTime, rest, scope), records, tags };
 }

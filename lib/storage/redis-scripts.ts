@@ -1,5 +1,5 @@
-// Lua scripts of the Redis registry: heartbeat, deregistration, expiry, paged snapshots and scope
-// reads. Each runs atomically on the keys of one namespace (one hash slot) and reads TIME.
+// Lua scripts that change the Redis registry: heartbeat, deregistration and expiry. Each runs
+// atomically on the keys of one namespace (one hash slot) and reads TIME.
 
 /**
  * Every deadline is Redis server time, never a client's clock. Events are published from inside
@@ -14,7 +14,7 @@
  * Service sets (`svc:<name>`) and pool sets (`pool:<name>`) sit beside KEYS[1], so an ioredis
  * keyPrefix applies to them too and they share its slot.
  */
-const PRELUDE = `
+export const PRELUDE = `
 local NS = string.sub(KEYS[1], 1, -6)
 local M = 281474976710656
 local t = redis.call('TIME')
@@ -219,47 +219,4 @@ local result = {now_state[1], now_state[2], now, nextDeadline}
 for i = 3, #now_state do result[#result + 1] = now_state[i] end
 for _, record in ipairs(removed) do result[#result + 1] = record end
 return result
-`;
-
-/**
- * The live nodes of one service (`svc:<name>`) or pool (`pool:<name>`), with their tags: how a
- * partial view loads what it keeps. KEYS: 1 nodes, 2 deadlines, 3 meta, 4 the set.
- * ARGV: 1.. digest fields of the view. Returns {epoch, version, now, digest, scope digests...,
- * record, tag, ...}.
- */
-export const SCOPE_SCRIPT = `${PRELUDE}
-local now_state = state(1)
-local result = {now_state[1], now_state[2], now}
-for i = 3, #now_state do result[#result + 1] = now_state[i] end
-local ids = redis.call('SMEMBERS', KEYS[4])
-if #ids == 0 then return result end
-local owners = {}
-for i = 1, #ids do owners[i] = 'o:' .. ids[i] end
-local records = redis.call('HMGET', KEYS[1], unpack(ids))
-local deadlines = redis.call('ZMSCORE', KEYS[2], unpack(ids))
-local tags = redis.call('HMGET', KEYS[3], unpack(owners))
-for i = 1, #ids do
-  if records[i] and deadlines[i] and tonumber(deadlines[i]) > now then
-    result[#result + 1] = records[i]
-    result[#result + 1] = tagOf(tags[i], records[i])
-  end
-end
-return result
-`;
-
-/** ARGV: 1.. digest fields of a partial view. Returns {epoch, version, now, digest, scope digests...}. */
-export const VERSION_SCRIPT = `${PRELUDE}
-local now_state = state(1)
-local result = {now_state[1], now_state[2], now}
-for i = 3, #now_state do result[#result + 1] = now_state[i] end
-return result
-`;
-
-/** KEYS: 1 nodes, 2 deadlines. ARGV: 1 nodeId. Returns the record if the node is alive, else false. */
-export const FETCH_NODE_SCRIPT = `
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local deadline = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0')
-if deadline <= now then return false end
-return redis.call('HGET', KEYS[1], ARGV[1])
 `;

@@ -1,8 +1,6 @@
-/**
- * Key layout. Every registry key of a namespace shares the hash tag `{<keyPrefix>}`, so each
- * registry script touches one slot and runs unchanged on Redis Cluster. Job claim keys carry their
- * own tag (pool + job), so jobs spread over the shards of a cluster.
- */
+// The Redis key layout of a namespace: all registry keys share the hash tag `{<keyPrefix>}` (one
+// slot, so scripts run on Cluster); job claim keys carry their own tag to spread over shards.
+
 export interface RegistryKeys {
   /** HASH nodeId -> record JSON */
   nodes: string;

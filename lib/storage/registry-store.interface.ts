@@ -1,7 +1,9 @@
+// What the discovery and job layers need from a registry backend, with its requests and replies:
+// one contract for both implementations, Redis (the product) and in memory (a single process).
+
 /**
- * What the discovery and job layers need from a registry backend. Two implementations: Redis (the
- * product) and in-memory (a single process). Records travel as raw JSON strings: the store keeps
- * them verbatim and the discovery layer parses and validates whatever it reads back.
+ * Records travel as raw JSON strings: the store keeps them verbatim and the discovery layer parses
+ * and validates whatever it reads back.
  */
 export interface RegistryStore {
   readonly kind: 'redis' | 'memory';

@@ -10,7 +10,7 @@ const KNOWN_OPTIONS =
   'redis, nodeId, serviceName, address, services, metadata, keyPrefix, heartbeatInterval, ' +
   'heartbeatTTL, pubSubEnabled, pubSubChannel, viewScope, clientMode, ignoreOwnEvents, retry, ' +
   'startupTimeout, hashReplicas, ' +
-  'balance, poolSettleTime, jobs, signingKey';
+  'balance, poolSettleTime, jobs, signingKey, meterProvider';
 const DAY = 86400000;
 
 /** The error `validateOptions(input)` throws; fails the test if it throws nothing. */

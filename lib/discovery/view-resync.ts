@@ -1,0 +1,132 @@
+// Anti-entropy: checks the view against every reply of Redis (no extra round trip) and replaces
+// it from a snapshot when it went wrong, replaying the differences as `resynced` events.
+import type { Logger } from '@nestjs/common';
+import { errorMessage } from '../common/error-message.js';
+import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
+import type { ReapResult } from '../storage/registry-store.interface.js';
+import { resyncedEvent, type EventHandlers } from './event-handlers.js';
+import type { DiscoveryStats } from './node-info.interface.js';
+import type { WireEvent } from './node-record.codec.js';
+import type { RegistryView, ViewMark } from './registry-view.js';
+import { checkView } from './view-check.js';
+import type { ViewLoader } from './view-loader.js';
+
+/** How long an event-less version mismatch may last before it counts as a missed event. */
+const MISSED_EVENT_GRACE_MS = 150;
+
+export class ViewResync {
+  /** A resync is reading Redis: events wait in `held` until it is over. */
+  running = false;
+  private wanted = false;
+  private current: Promise<void> | undefined;
+  private held: WireEvent[] = [];
+  private stopped = false;
+  private missedCheck: NodeJS.Timeout | undefined;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    private readonly options: Pick<ResolvedDiscoveryOptions, 'pubSubEnabled' | 'retry'>,
+    private readonly view: RegistryView,
+    private readonly loader: ViewLoader,
+    private readonly handlers: EventHandlers,
+    private readonly stats: DiscoveryStats,
+    private readonly logger: Logger,
+    /** Applies an event to the view (in order, or asks for a resync). */
+    private readonly apply: (event: WireEvent) => void,
+  ) {}
+
+  /** Keeps an event that came while a resync reads Redis, to apply on top of its snapshot. */
+  hold(event: WireEvent): void {
+    this.held.push(event);
+  }
+
+  /** No more resyncs or timers (shutdown). */
+  halt(): void {
+    this.stopped = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  /**
+   * Checks the view against a reply of Redis, once per heartbeat, and repairs it by a resync (see
+   * `checkView`): whatever was forged, lost or rolled back, a view never disagrees with Redis for
+   * longer than one interval.
+   */
+  check(reply: ReapResult, sent: ViewMark): void {
+    if (this.stopped || this.running) return;
+    const verdict = checkView(this.view, reply, sent);
+    if (verdict === 'rollback') {
+      this.stats.rollbacks += 1;
+      this.logger.warn(
+        `The registry's version went back from ${sent.version} to ${reply.version} (Redis lost writes); resyncing`,
+      );
+      this.request();
+    } else if (verdict === 'diverged') {
+      this.stats.divergences += 1;
+      this.request();
+    } else if (verdict === 'behind' && !this.missedCheck) {
+      if (!this.options.pubSubEnabled) return this.request();
+      // Events may be on their way: a resync only if they do not come.
+      const stillBehind = () =>
+        reply.epoch !== this.view.epoch || reply.version > this.view.version;
+      this.missedCheck = this.timer(MISSED_EVENT_GRACE_MS, () => {
+        this.missedCheck = undefined;
+        if (stillBehind()) this.request();
+      });
+    }
+  }
+
+  /** A resync, in the background; a failed one is retried after `retry.initialDelay`. */
+  request(): void {
+    if (this.stopped) return;
+    this.now().catch((error) => {
+      this.logger.warn(`Resync failed, retrying: ${errorMessage(error)}`);
+      this.timer(this.options.retry.initialDelay, () => this.request());
+    });
+  }
+
+  /** Resyncs now (or once the running resync is over, again). */
+  now(): Promise<void> {
+    if (this.running) {
+      this.wanted = true;
+      return this.current!;
+    }
+    return this.run(true);
+  }
+
+  /** Replaces the view with what Redis holds; with `announce`, emits what changed as events. */
+  run(announce: boolean): Promise<void> {
+    this.running = true;
+    this.current = (async () => {
+      try {
+        do {
+          this.wanted = false;
+          const loaded = await this.loader.load(!this.options.pubSubEnabled);
+          const changes = this.view.replace(loaded.epoch, loaded.version, loaded.nodes);
+          if (announce) {
+            this.stats.resyncs += 1;
+            for (const change of changes) {
+              this.handlers.emit(resyncedEvent(change, loaded.serverTime));
+            }
+          }
+          // Events of changes made while the pages were read: applied in order, on top.
+          const pending = this.held.sort((a, b) => a.version - b.version);
+          this.held = [];
+          for (const event of pending) this.apply(event);
+        } while (this.wanted && !this.stopped);
+      } finally {
+        this.running = false;
+      }
+    })();
+    return this.current;
+  }
+
+  private timer(delay: number, callback: () => void): NodeJS.Timeout {
+    const handle = setTimeout(() => {
+      this.timers.delete(handle);
+      callback();
+    }, delay);
+    this.timers.add(handle);
+    return handle;
+  }
+}

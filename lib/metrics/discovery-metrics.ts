@@ -1,0 +1,50 @@
+// The histograms recorded as things happen (heartbeat duration, job start delay and duration);
+// every one is a no-op when no meter is configured, so the hot paths cost one branch.
+import type { HistogramLike, MeterLike } from './meter.interface.js';
+import { ATTR, HEARTBEAT_BUCKETS, JOB_BUCKETS, METRIC } from './metric-names.js';
+
+export class DiscoveryMetrics {
+  private readonly heartbeatDuration: HistogramLike | undefined;
+  private readonly jobStartDelay: HistogramLike | undefined;
+  private readonly jobDuration: HistogramLike | undefined;
+
+  /** `meter`: undefined means metrics are off. */
+  constructor(readonly meter: MeterLike | undefined) {
+    this.heartbeatDuration = meter?.createHistogram(METRIC.heartbeatDuration, {
+      description: 'Round trip of a successful heartbeat script, Redis included',
+      unit: 's',
+      advice: { explicitBucketBoundaries: HEARTBEAT_BUCKETS },
+    });
+    this.jobStartDelay = meter?.createHistogram(METRIC.jobStartDelay, {
+      description: "Time from a job's scheduled tick to the start of its run (Redis time)",
+      unit: 's',
+      advice: { explicitBucketBoundaries: JOB_BUCKETS },
+    });
+    this.jobDuration = meter?.createHistogram(METRIC.jobDuration, {
+      description: 'Duration of job runs on this node',
+      unit: 's',
+      advice: { explicitBucketBoundaries: JOB_BUCKETS },
+    });
+  }
+
+  heartbeat(ms: number): void {
+    this.heartbeatDuration?.record(ms / 1000);
+  }
+
+  jobStarted(job: string, delayMs: number): void {
+    this.jobStartDelay?.record(Math.max(0, delayMs) / 1000, { [ATTR.job]: job });
+  }
+
+  /** A run ended; `error` when it threw (recorded as its class name, never its message). */
+  jobFinished(job: string, ms: number, error?: unknown): void {
+    if (!this.jobDuration) return;
+    const attributes: Record<string, string> = { [ATTR.job]: job };
+    if (error !== undefined) attributes[ATTR.errorType] = errorType(error);
+    this.jobDuration.record(ms / 1000, attributes);
+  }
+}
+
+/** The error's class name; `_OTHER` (OpenTelemetry's fallback) for a thrown non-Error. */
+function errorType(error: unknown): string {
+  return error instanceof Error ? error.constructor.name || error.name : '_OTHER';
+}

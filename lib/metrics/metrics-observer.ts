@@ -1,0 +1,132 @@
+// The counters and gauges read when a metric reader collects (heartbeat failures, lease, nodes
+// per service, events, resyncs, bad data, per-job runs and skips): nothing runs between reads.
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { DISCOVERY_METRICS, DISCOVERY_STATS } from '../discovery.constants.js';
+import type { DiscoveryStats } from '../discovery/node-info.interface.js';
+import { NodeMembership } from '../discovery/node-membership.service.js';
+import { RegistrySync } from '../discovery/registry-sync.service.js';
+import type { JobSkips } from '../jobs/distributed-job.interface.js';
+import { DistributedJobs } from '../jobs/distributed-jobs.service.js';
+import type { DiscoveryMetrics } from './discovery-metrics.js';
+import type { ObservableCallbackLike, ObservableLike } from './meter.interface.js';
+import { ATTR, METRIC } from './metric-names.js';
+
+/** Skip reasons as attribute values (snake_case, as OpenTelemetry attribute values usually are). */
+const SKIP_REASONS: Record<keyof JobSkips, string> = {
+  claimedElsewhere: 'claimed_elsewhere',
+  deadline: 'deadline_passed',
+  overlap: 'overlap',
+  redisError: 'redis_error',
+  noLease: 'no_lease',
+  stopping: 'stopping',
+};
+
+@Injectable()
+export class MetricsObserver implements OnModuleInit, OnModuleDestroy {
+  private readonly registered: Array<[ObservableLike, ObservableCallbackLike]> = [];
+
+  constructor(
+    @Inject(DISCOVERY_METRICS) private readonly metrics: DiscoveryMetrics,
+    @Inject(DISCOVERY_STATS) private readonly stats: DiscoveryStats,
+    private readonly membership: NodeMembership,
+    private readonly sync: RegistrySync,
+    private readonly jobs: DistributedJobs,
+  ) {}
+
+  onModuleInit(): void {
+    const meter = this.metrics.meter;
+    if (!meter) return;
+    const { stats } = this;
+    const pool = { [ATTR.pool]: this.membership.self.serviceName };
+    const counter = (name: string, unit: string, description: string) =>
+      meter.createObservableCounter(name, { unit, description });
+
+    this.watch(
+      counter(METRIC.heartbeatFailures, '{failure}', 'Heartbeats that failed or timed out'),
+      (r) => r.observe(stats.heartbeatFailures, pool),
+    );
+    this.watch(
+      meter.createObservableGauge(METRIC.leaseValid, {
+        unit: '1',
+        description: "1 while this node's lease is valid (registered, beats on time), else 0",
+      }),
+      (r) => r.observe(this.membership.leaseStatus().valid ? 1 : 0, pool),
+    );
+    this.watch(
+      meter.createObservableGauge(METRIC.serviceNodes, {
+        unit: '{node}',
+        description: "Live nodes offering each service, in this node's view",
+      }),
+      (r) => {
+        for (const [service, size] of this.sync.view.serviceSizes()) {
+          r.observe(size, { [ATTR.service]: service });
+        }
+      },
+    );
+    this.watch(
+      counter(METRIC.eventsReceived, '{event}', 'Change events received on the channel'),
+      (r) => r.observe(stats.eventsReceived),
+    );
+    this.watch(
+      counter(METRIC.resyncs, '{resync}', 'Times the view was replaced from a snapshot'),
+      (r) => r.observe(stats.resyncs),
+    );
+    this.watch(
+      counter(METRIC.malformed, '{item}', 'Skipped messages and records (bad data or signature)'),
+      (r) => {
+        r.observe(stats.malformedEvents, { [ATTR.malformedSource]: 'event' });
+        r.observe(stats.malformedRecords, { [ATTR.malformedSource]: 'record' });
+        r.observe(stats.unverified, { [ATTR.malformedSource]: 'unverified' });
+      },
+    );
+    this.watchJobs(counter);
+  }
+
+  onModuleDestroy(): void {
+    for (const [instrument, callback] of this.registered) instrument.removeCallback(callback);
+    this.registered.length = 0;
+  }
+
+  private watchJobs(
+    counter: (name: string, unit: string, description: string) => ObservableLike,
+  ): void {
+    const perJob = (read: (job: ReturnType<DistributedJobs['list']>[number]) => number) =>
+      ((r) => {
+        for (const job of this.jobs.list()) r.observe(read(job), { [ATTR.job]: job.name });
+      }) as ObservableCallbackLike;
+    this.watch(
+      counter(METRIC.jobRuns, '{run}', 'Ticks this node ran (catch-up runs included)'),
+      perJob((job) => job.runs),
+    );
+    this.watch(
+      counter(METRIC.jobErrors, '{run}', 'Runs on this node that threw'),
+      perJob((job) => job.errors),
+    );
+    this.watch(
+      counter(
+        METRIC.jobFailovers,
+        '{run}',
+        'Ticks this node ran although another node owned the job on the ring',
+      ),
+      perJob((job) => job.failovers),
+    );
+    this.watch(
+      counter(METRIC.jobSkips, '{tick}', 'Ticks this node did not run, by reason'),
+      (r) => {
+        for (const job of this.jobs.list()) {
+          for (const [reason, value] of Object.entries(SKIP_REASONS)) {
+            r.observe(job.skipped[reason as keyof JobSkips], {
+              [ATTR.job]: job.name,
+              [ATTR.skipReason]: value,
+            });
+          }
+        }
+      },
+    );
+  }
+
+  private watch(instrument: ObservableLike, callback: ObservableCallbackLike): void {
+    instrument.addCallback(callback);
+    this.registered.push([instrument, callback]);
+  }
+}

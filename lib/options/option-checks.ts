@@ -1,0 +1,121 @@
+// The checks every option goes through: numbers in range, flags, nested groups with known keys,
+// the Redis connection; each failure is an InvalidOptionError naming the option and the rule.
+import { InvalidOptionError } from '../common/errors.js';
+import { describe, isPlainObject, type Rule } from '../common/field-rules.js';
+import type { MeterProviderLike } from '../metrics/meter.interface.js';
+import type { ResolvedDiscoveryOptions } from './discovery-options.interface.js';
+
+/** The longest duration any option accepts: a day, in ms. */
+export const MAX_DURATION = 24 * 60 * 60 * 1000;
+
+export function check<T>(option: string, value: T | undefined, rule: Rule): T | undefined {
+  if (value === undefined) return undefined;
+  const problem = rule(value);
+  if (problem)
+    throw new InvalidOptionError(
+      option,
+      `${option}${problem.startsWith('[') ? '' : ' '}${problem}`,
+    );
+  return value;
+}
+
+export function integer(
+  option: string,
+  value: unknown,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(
+      option,
+      `${option} (${describe(value)}) must be an integer from ${min} to ${max}`,
+    );
+  }
+  return value;
+}
+
+export function duration(option: string, value: unknown, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (
+    typeof value !== 'number' ||
+    !Number.isInteger(value) ||
+    value < min ||
+    value > MAX_DURATION
+  ) {
+    throw new InvalidOptionError(
+      option,
+      `${option} (${describe(value)}) must be a whole number of milliseconds from ${min} to ${MAX_DURATION}`,
+    );
+  }
+  return value;
+}
+
+export function flag(option: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') {
+    throw new InvalidOptionError(
+      option,
+      `${option} must be true or false (got ${describe(value)})`,
+    );
+  }
+  return value;
+}
+
+export function group(option: string, value: unknown, keys: string[]): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (!isPlainObject(value)) {
+    throw new InvalidOptionError(option, `${option} must be an object (got ${describe(value)})`);
+  }
+  for (const key of Object.keys(value)) {
+    if (!keys.includes(key)) {
+      throw new InvalidOptionError(
+        `${option}.${key}`,
+        `Unknown option "${option}.${key}"; known: ${keys.join(', ')}`,
+      );
+    }
+  }
+  return value;
+}
+
+export function checkRedis(value: unknown): ResolvedDiscoveryOptions['redis'] {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string') {
+    if (!/^rediss?:\/\/./i.test(value)) {
+      throw new InvalidOptionError(
+        'redis',
+        `redis URL must start with redis:// or rediss:// (got ${describe(value)})`,
+      );
+    }
+    return value;
+  }
+  if (isRedisClient(value) || isPlainObject(value))
+    return value as ResolvedDiscoveryOptions['redis'];
+  throw new InvalidOptionError(
+    'redis',
+    `redis must be an ioredis Redis or Cluster instance, a redis:// URL or RedisOptions (got ${describe(value)})`,
+  );
+}
+
+/** Duck-typed so that a client from another copy of ioredis (5.x or 6.x) is accepted too. */
+export function isRedisClient(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { duplicate?: unknown }).duplicate === 'function' &&
+    typeof (value as { evalsha?: unknown }).evalsha === 'function'
+  );
+}
+
+/** An OpenTelemetry MeterProvider (duck-typed: any copy of the API), `false`, or undefined. */
+export function checkMeterProvider(value: unknown): MeterProviderLike | false | undefined {
+  if (value === undefined || value === false) return value;
+  if (typeof (value as { getMeter?: unknown } | null)?.getMeter === 'function') {
+    return value as MeterProviderLike;
+  }
+  throw new InvalidOptionError(
+    'meterProvider',
+    `meterProvider must be an OpenTelemetry MeterProvider (with getMeter()) or false (got ${describe(value)})`,
+  );
+}
