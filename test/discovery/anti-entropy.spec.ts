@@ -234,8 +234,12 @@ describe('views converge back to Redis (anti-entropy)', () => {
     await waitFor(() => viewsEqual(live, ['a', 'b', 'd'], 0), { timeout: 3000 });
     // Restore the copy: the version goes back under the same epoch.
     const restoredAt = Date.now();
-    for (const key of await registryKeys()) await admin.del(key);
-    for (const [key, data] of copy) await admin.restore(key, 0, data!, 'REPLACE');
+    // In one MULTI, as a failover swaps the data at once: a heartbeat landing between the deletes
+    // and the restores would find no registry and start a new epoch (a resync, not a rollback).
+    const swap = admin.multi();
+    for (const key of await registryKeys()) swap.del(key);
+    for (const [key, data] of copy) swap.restore(key, 0, data!, 'REPLACE');
+    await swap.exec();
     const revA = latestView(nodes[0])!.revs!.a;
     // Redis heals on its own: the stale c expires and is reaped, d and a write their records again.
     const redisHas = async () => (await admin.hkeys(`{${keyPrefix}}:nodes`)).sort().join();
