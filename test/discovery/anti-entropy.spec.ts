@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
+import type { DiscoveryModuleOptions } from 'nestjs-redis-discovery';
 import { startNode, type TestNode } from '../support/nest-node.js';
 import { killAllNodes, NodeProcess, type NodeReport } from '../support/node-process.js';
 import { startRedis, waitFor, type RedisHandle } from '../support/redis-harness.js';
@@ -53,6 +54,19 @@ describe('views converge back to Redis (anti-entropy)', () => {
       ...extra,
     });
   }
+  /** A node in this process (for `stats` and lookups), in the current namespace. */
+  async function inProcessNode(nodeId: string, extra: Partial<DiscoveryModuleOptions> = {}) {
+    const node = await startNode({
+      redis: redis.url,
+      keyPrefix,
+      heartbeatInterval: HEARTBEAT,
+      heartbeatTTL: TTL,
+      nodeId,
+      ...extra,
+    });
+    inProcess.push(node);
+    return node;
+  }
   const latestView = (node: NodeProcess, after = 0): NodeReport | undefined =>
     node.reports.filter((r) => r.event === 'view' && r.at > after).at(-1);
   /** Every node's view, reported after `after`, lists exactly `truth` (and these revs). */
@@ -80,12 +94,12 @@ describe('views converge back to Redis (anti-entropy)', () => {
       `{"type":"${type}","epoch":"${epoch}","version":${version},"timestamp":1${extra},"node":${record}}`,
     );
   }
-  const phantom = (id: string) =>
+  const phantom = (id: string, service = 'default') =>
     JSON.stringify({
       nodeId: id,
       serviceName: 'default',
       address: '10.9.9.9:1',
-      services: [{ name: 'default' }],
+      services: [{ name: service }],
       metadata: {},
     });
   /** A real change made by a node (SIGUSR2: it writes a new metadata rev); resolves the rev. */
@@ -147,20 +161,13 @@ describe('views converge back to Redis (anti-entropy)', () => {
 
   it('an event forged at the version of a real change (whose event is then dropped as seen) is found by the digest', async () => {
     keyPrefix = `entropy-${namespace++}`;
-    const options = {
-      redis: redis.url,
-      keyPrefix,
-      heartbeatInterval: HEARTBEAT,
-      heartbeatTTL: TTL,
-    };
-    const observer = await startNode({ ...options, nodeId: 'observer' });
-    inProcess.push(observer);
+    const observer = await inProcessNode('observer');
     const ids = async () => (await observer.discovery.getActiveNodes()).map((n) => n.nodeId).sort();
     const next = (await meta()).version + 1;
     // Forged first, at the version the next real change (a registration) will get.
     await forge('NODE_REGISTERED', phantom('phantom'), next);
     await waitFor(async () => (await ids()).includes('phantom'), { timeout: 1000 });
-    inProcess.push(await startNode({ ...options, nodeId: 'real' }));
+    await inProcessNode('real');
     expect((await meta()).version).toBeGreaterThanOrEqual(next);
     // Same version as Redis, other content: the next heartbeat's digest tells.
     await waitFor(async () => (await ids()).join() === 'observer,real', {
@@ -174,29 +181,15 @@ describe('views converge back to Redis (anti-entropy)', () => {
 
   it("a partial view (viewScope: 'used') checks the digests of what it keeps: a forged node in a used service goes", async () => {
     keyPrefix = `entropy-${namespace++}`;
-    const options = {
-      redis: redis.url,
-      keyPrefix,
-      heartbeatInterval: HEARTBEAT,
-      heartbeatTTL: TTL,
-    };
-    const lean = await startNode({ ...options, nodeId: 'lean', viewScope: 'used' });
-    inProcess.push(lean);
-    inProcess.push(await startNode({ ...options, nodeId: 'api-1', services: [{ name: 'api' }] }));
+    const lean = await inProcessNode('lean', { viewScope: 'used' });
+    await inProcessNode('api-1', { services: [{ name: 'api' }] });
     const apis = async () =>
       (await lean.discovery.findNodesByService('api'))
         .map((n) => n.nodeId)
         .sort()
         .join();
     await waitFor(async () => (await apis()) === 'api-1', { timeout: 1000 });
-    const forged = JSON.stringify({
-      nodeId: 'phantom',
-      serviceName: 'default',
-      address: '10.9.9.9:1',
-      services: [{ name: 'api' }],
-      metadata: {},
-    });
-    await forge('NODE_REGISTERED', forged, (await meta()).version + 1);
+    await forge('NODE_REGISTERED', phantom('phantom', 'api'), (await meta()).version + 1);
     await waitFor(async () => (await apis()).includes('phantom'), { timeout: 1000 });
     await waitFor(async () => (await apis()) === 'api-1', {
       timeout: ONE_INTERVAL,
