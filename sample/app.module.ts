@@ -7,10 +7,11 @@ import { SAMPLE_CONFIG, type SampleConfig } from './config.js';
 import { RunLog } from './run-log.js';
 import { InvalidArgumentFilter, SampleController } from './sample.controller.js';
 import { SampleJobs } from './sample.jobs.js';
+import { MetricsController, SampleMetrics } from './sample.metrics.js';
 
 @Module({})
 export class AppModule {
-  static register(config: SampleConfig): DynamicModule {
+  static register(config: SampleConfig, metrics = new SampleMetrics(config)): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -22,6 +23,8 @@ export class AppModule {
           ...(config.keyPrefix ? { keyPrefix: config.keyPrefix } : {}),
           ...(config.heartbeatInterval ? { heartbeatInterval: config.heartbeatInterval } : {}),
           ...(config.heartbeatTTL ? { heartbeatTTL: config.heartbeatTTL } : {}),
+          // Metrics go to this provider, served at GET /metrics (without it: the global one).
+          meterProvider: metrics.meterProvider,
         }),
         // The live cluster page at /cluster (read-only; add `guard` to protect it).
         DiscoveryDashboardModule.forRoot({ path: 'cluster' }),
@@ -30,9 +33,10 @@ export class AppModule {
         // shutting down (GET /health: 503) before the running jobs drain.
         TerminusModule.forRoot({ logger: false }),
       ],
-      controllers: [SampleController],
+      controllers: [SampleController, MetricsController],
       providers: [
         { provide: SAMPLE_CONFIG, useValue: config },
+        { provide: SampleMetrics, useValue: metrics },
         { provide: APP_FILTER, useClass: InvalidArgumentFilter },
         RunLog,
         SampleJobs,

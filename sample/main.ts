@@ -1,7 +1,7 @@
 // The sample app: `npm run sample` (in-memory registry, this process only), or several replicas
 // sharing jobs: `REDIS_URL=redis://localhost:6379 NODE_ID=a PORT=3001 npm run sample` (and b, c...).
 // Env: see config.ts. Endpoints: GET /live, /health, /nodes, /services/:name?version=, /jobs,
-// and the live cluster page at /cluster.
+// /metrics (Prometheus text) and the live cluster page at /cluster.
 // `npm run demo` starts three of them, kills one and checks that every tick ran exactly once.
 import 'reflect-metadata';
 import { ConsoleLogger } from '@nestjs/common';
@@ -37,7 +37,7 @@ if (config.logJson) {
   );
 } else {
   logger.log(
-    `Node ${config.nodeId} listening on http://localhost:${port} (${config.redisUrl ? `Redis ${config.redisUrl}` : 'in-memory registry'}); cluster page: http://localhost:${port}/cluster; try /nodes, /jobs, /health`,
+    `Node ${config.nodeId} listening on http://localhost:${port} (${config.redisUrl ? `Redis ${config.redisUrl}` : 'in-memory registry'}); cluster page: http://localhost:${port}/cluster; metrics: /metrics; try /nodes, /jobs, /health`,
     'Sample',
   );
 }

@@ -25,6 +25,7 @@ import { startRedis } from './demo/redis.mjs';
 import { pollRing } from './demo/ring.mjs';
 import { event, state } from './demo/state.mjs';
 import { printSummary } from './demo/summary.mjs';
+import { scrapeMetrics } from './demo/metrics.mjs';
 
 async function main() {
   if (!existsSync(MAIN)) {
@@ -81,10 +82,13 @@ async function main() {
     state.phase = `failover, 2 nodes for ${seconds(PHASE_MS)}`;
     await sleep(PHASE_MS);
 
+    // Read the survivors' OpenTelemetry metrics (GET /metrics) while they are still up.
+    const survivors = nodes.filter((n) => n.status === 'up');
+    const scrapes = await scrapeMetrics(survivors);
+
     // SIGTERM the rest: they drain running jobs and deregister.
     const stopAt = Date.now();
     state.phase = 'stopping (SIGTERM)';
-    const survivors = nodes.filter((n) => n.status === 'up');
     event(`SIGTERM ${survivors.map((n) => n.id).join(', ')}`);
     const exits = await stopNodes(survivors);
     exits.push([victim.id, `killed (${await victim.exited})`]);
@@ -95,7 +99,7 @@ async function main() {
 
     const from = firstUp + MARGIN_MS;
     const to = stopAt - MARGIN_MS;
-    const ok = printSummary(summarize(from, to), from, to, exits);
+    const ok = printSummary(summarize(from, to), from, to, exits, scrapes);
     const clean = exits.every(([, how]) => !how.includes('exited with'));
     process.exitCode = ok && clean ? 0 : 1;
   } catch (error) {

@@ -1,11 +1,13 @@
 // The summary printed at the end: the counting window, per job the ticks expected, run, doubled
-// and missed, the failover and the shutdowns, then OK only if every tick ran exactly once.
+// and missed, the failover, the survivors' metrics and the shutdowns, then OK only if every tick
+// ran exactly once.
 import { MARGIN_MS } from './config.mjs';
 import { c, clock, seconds } from './format.mjs';
+import { metricsLines } from './metrics.mjs';
 import { state } from './state.mjs';
 
 /** Prints the rows of `summarize(from, to)`; true if no tick was doubled or missed. */
-export function printSummary(rows, from, to, exits) {
+export function printSummary(rows, from, to, exits, scrapes) {
   const out = [];
   out.push('');
   out.push(c.bold('Summary'));
@@ -37,6 +39,13 @@ export function printSummary(rows, from, to, exits) {
         : `failover: ${job} (owned by ${state.victim}) -> no run seen after the kill`,
     );
   }
+  out.push(
+    ...metricsLines(
+      scrapes,
+      rows.map((row) => row.job),
+    ),
+  );
+  out.push(c.dim("  (since each node started; the killed node's counts went with it)"));
   for (const [id, how] of exits) out.push(`shutdown: ${id} ${how}`);
   const doubled = rows.reduce((n, row) => n + row.doubled.length, 0);
   const missed = rows.reduce((n, row) => n + row.missed.length, 0);

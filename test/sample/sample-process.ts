@@ -102,6 +102,16 @@ export class SampleProcess {
     return { status: response.status, body: (await response.json()) as T };
   }
 
+  /** GET `path` as text, with its content type (for /metrics). */
+  async getText(path: string): Promise<{ status: number; type: string | null; text: string }> {
+    const response = await fetch(`${this.url}${path}`, { signal: AbortSignal.timeout(5000) });
+    return {
+      status: response.status,
+      type: response.headers.get('content-type'),
+      text: await response.text(),
+    };
+  }
+
   runs(job?: string): SampleLine[] {
     return this.lines.filter((l) => l.event === 'run' && (job === undefined || l.job === job));
   }

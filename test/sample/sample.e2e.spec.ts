@@ -13,6 +13,18 @@ interface JobsBody {
   jobs: Array<{ name: string; period: number; owner: string; runs: number }>;
 }
 
+/** The value of the one sample of `name` with these labels in a Prometheus text scrape. */
+function metric(text: string, name: string, labels: Record<string, string> = {}): number {
+  const values = text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+    .filter((line) => Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+    .map((line) => Number(line.slice(line.lastIndexOf(' ') + 1)));
+  if (values.length !== 1)
+    throw new Error(`${values.length} samples of ${name} ${JSON.stringify(labels)}`);
+  return values[0];
+}
+
 /** The sample app as real processes, driven over HTTP. */
 describe('sample app (e2e)', () => {
   let redis: RedisHandle;
@@ -144,6 +156,28 @@ describe('sample app (e2e)', () => {
     const { body: jobs } = await a.get<JobsBody>('/jobs');
     const owner = jobs.jobs.find((j) => j.name === 'report')!.owner;
     expect(both.find((n) => n.nodeId === owner)!.runs('report').length).toBeGreaterThan(0);
+
+    // GET /metrics: the sample's OpenTelemetry SDK (Prometheus exporter) shows the module's
+    // instruments: the owner's runs, the other node's refused claims, beats, lease and pool size.
+    const other = both.find((n) => n.nodeId !== owner)!;
+    const scrape = await both.find((n) => n.nodeId === owner)!.getText('/metrics');
+    expect(scrape.status).toBe(200);
+    expect(scrape.type).toMatch(/^text\/plain/);
+    expect(
+      metric(scrape.text, 'discovery_job_runs_total', { discovery_job_name: 'report' }),
+    ).toBeGreaterThan(0);
+    expect(metric(scrape.text, 'discovery_heartbeat_duration_count')).toBeGreaterThan(0);
+    expect(metric(scrape.text, 'discovery_lease_valid')).toBe(1);
+    expect(
+      metric(scrape.text, 'discovery_service_nodes', { discovery_service_name: 'sample' }),
+    ).toBe(2);
+    const { text: otherText } = await other.getText('/metrics');
+    expect(
+      metric(otherText, 'discovery_job_skips_total', {
+        discovery_job_name: 'report',
+        discovery_job_skip_reason: 'claimed_elsewhere',
+      }),
+    ).toBeGreaterThan(0);
 
     // SIGTERM: b drains, deregisters and exits 0; a stops listing it.
     expect(await b.terminate()).toBe(0);
