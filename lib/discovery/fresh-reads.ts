@@ -1,6 +1,5 @@
 // Lookups that read Redis now instead of the view (`{ fresh: true }`, and what a partial view
 // does not keep): all nodes page by page, one service by its set, one node by id.
-import type { ServerClock } from '../common/server-clock.js';
 import type { RegistryStore } from '../storage/registry-store.interface.js';
 import type { NodeInfo } from './node-info.interface.js';
 import type { RecordDecoder } from './record-decoder.js';
@@ -9,7 +8,6 @@ import type { ViewLoader } from './view-loader.js';
 export class FreshReads {
   constructor(
     private readonly store: RegistryStore,
-    private readonly clock: ServerClock,
     private readonly loader: ViewLoader,
     private readonly decoder: RecordDecoder,
   ) {}
@@ -24,8 +22,7 @@ export class FreshReads {
   /** The live nodes offering `serviceName` (cost: that service's nodes, not the registry's). */
   async service(serviceName: string): Promise<NodeInfo[]> {
     const { records, deadlines } = await this.store.fetchService(serviceName);
-    if (!this.clock.synced) await this.loader.syncClock();
-    const now = this.clock.now();
+    const now = await this.loader.serverNow();
     return this.decoder.decodeAll(records.filter((_, i) => deadlines[i] > now));
   }
 

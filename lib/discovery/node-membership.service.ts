@@ -137,12 +137,7 @@ export class NodeMembership {
 
   /** Like `serverNow()`, after one round trip if no reply has set the clock yet. */
   async syncedServerNow(): Promise<number> {
-    if (!this.clock.synced) {
-      const sentAt = ServerClock.local();
-      const { serverTime } = await this.store.version();
-      this.clock.observe(serverTime, sentAt, ServerClock.local());
-    }
-    return this.clock.now();
+    return this.sync.serverNow();
   }
 
   leaseStatus(): LeaseStatus {

@@ -59,7 +59,7 @@ export class RegistrySync {
       options.ignoreOwnEvents ? options.nodeId : undefined,
     );
     this.loader = new ViewLoader(store, clock, this.decoder, this.view);
-    this.fresh = new FreshReads(store, clock, this.loader, this.decoder);
+    this.fresh = new FreshReads(store, this.loader, this.decoder);
     this.resync = new ViewResync(
       options,
       this.view,
@@ -129,6 +129,11 @@ export class RegistrySync {
     if (this.view.covers(serviceName)) return;
     this.view.widen(serviceName);
     await this.resync.now();
+  }
+
+  /** Redis time now (one round trip until the clock is synced). */
+  serverNow(): Promise<number> {
+    return this.loader.serverNow();
   }
 
   addHandler(handler: DiscoveryEventHandler): void {

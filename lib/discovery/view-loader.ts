@@ -54,9 +54,10 @@ export class ViewLoader {
     await this.store.snapshot(first.serverTime, onRecords);
   }
 
-  /** One round trip, to learn Redis time. */
-  async syncClock(): Promise<void> {
-    await this.state();
+  /** Redis time now: one round trip (`version`) until the clock has been synced, then none. */
+  async serverNow(): Promise<number> {
+    if (!this.clock.synced) await this.state();
+    return this.clock.now();
   }
 
   private async read(
