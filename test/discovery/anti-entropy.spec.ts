@@ -36,9 +36,8 @@ describe('views converge back to Redis (anti-entropy)', () => {
     await redis.stop();
   });
 
-  async function cluster(ids: string[], jobs: NodeProcess['reports'] = []): Promise<NodeProcess[]> {
+  async function cluster(ids: string[]): Promise<NodeProcess[]> {
     keyPrefix = `entropy-${namespace++}`;
-    void jobs;
     return Promise.all(ids.map((id) => startProcess(id)));
   }
   function startProcess(nodeId: string, extra: object = {}): Promise<NodeProcess> {

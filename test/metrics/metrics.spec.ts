@@ -13,6 +13,7 @@ import {
   type MetricData,
 } from '@opentelemetry/sdk-metrics';
 import { Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
 import { DistributedJob, InvalidOptionError, getJobContext } from 'nestjs-redis-discovery';
 import { startNode, type TestNode } from '../support/nest-node.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
@@ -280,7 +281,10 @@ describe('OpenTelemetry metrics', () => {
     };
     await node('a', false, `metrics-${process.pid}-${namespace++}`);
     await node('b', spy as unknown as MeterProvider, `metrics-${process.pid}-${namespace++}`);
-    expect(calls).toEqual(['nestjs-redis-discovery@0.1.0']);
+    const { version } = JSON.parse(
+      readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
+    expect(calls).toEqual([`nestjs-redis-discovery@${version}`]);
     await provider.shutdown();
   });
 
