@@ -1,5 +1,6 @@
 // Reads the whole registry from Redis page by page, without a script: each round trip scans the
 // next page of the nodes hash and reads the deadlines and tags of the page before, in one pipeline.
+// A page whose records changed before their tags were read is hashed here instead (torn pairs).
 import type { RedisClient } from './redis-client.js';
 import { recordTag } from './registry-digest.js';
 import type { RegistryKeys } from './registry-keys.js';
@@ -10,6 +11,8 @@ const PAGE = 1000;
 interface Page {
   ids: string[];
   records: string[];
+  /** The registry's version read just before the page was scanned. */
+  versionBefore: string | null;
 }
 
 type Pipeline = ReturnType<RedisClient['pipeline']>;
@@ -33,11 +36,12 @@ export async function readPages(
     const replies = (await round) ?? [];
     for (const [error] of replies) if (error) throw error;
     let at = 0;
+    const versionBefore = replies[at++][1] as string | null;
     let scanned: Page | undefined;
     if (pending === undefined || cursor !== '0') {
       const [next, flat] = replies[at++][1] as [string, string[]];
       cursor = next;
-      scanned = { ids: [], records: [] };
+      scanned = { ids: [], records: [], versionBefore };
       for (let i = 0; i + 1 < flat.length; i += 2) {
         scanned.ids.push(flat[i]);
         scanned.records.push(flat[i + 1]);
@@ -49,37 +53,54 @@ export async function readPages(
       deadlines = replies[at++][1] as Array<string | null>;
       owners = replies[at++][1] as Array<string | null>;
     }
+    // Unchanged since `pending` was scanned: its records and the tags just read belong together.
+    const intact = pending?.versionBefore === (replies[at++][1] as string | null);
     if (!scanned) {
       // The last round: the last page's deadlines and tags, and the state `finish` asked for.
-      if (pending) hand(pending, deadlines, owners);
+      if (pending) hand(pending, deadlines, owners, intact);
       return replies[at][1];
     }
     const done = pending;
     pending = scanned;
     round = send(pending, cursor !== '0'); // on its way while the page before is handed over
-    if (done) hand(done, deadlines, owners);
+    if (done) hand(done, deadlines, owners, intact);
   }
 
   function send(page: Page | undefined, scan: boolean) {
     const pipeline = client.pipeline();
+    pipeline.hget(keys.meta, 'version');
     if (scan) pipeline.hscan(keys.nodes, cursor, 'COUNT', PAGE);
     if (page && page.ids.length > 0) {
       pipeline.zmscore(keys.deadlines, ...page.ids);
       pipeline.hmget(keys.meta, ...page.ids.map((id) => `o:${id}`));
     }
+    pipeline.hget(keys.meta, 'version');
     if (!scan) finish(pipeline);
     return pipeline.exec();
   }
 
-  function hand(page: Page, deadlines: Array<string | null>, owners: Array<string | null>) {
+  /**
+   * Hands over the live records of `page` with their tags. The owner field keeps each record's
+   * tag, but it is read a round trip after the record: if the registry changed in between
+   * (`intact` false), an older record could be paired with a newer tag, which the digest could
+   * never tell apart from the truth, so that page's tags are computed from its records instead.
+   */
+  function hand(
+    page: Page,
+    deadlines: Array<string | null>,
+    owners: Array<string | null>,
+    intact: boolean,
+  ) {
     const records: string[] = [];
     const tags: string[] = [];
     for (let i = 0; i < page.ids.length; i++) {
       if (deadlines[i] === null || Number(deadlines[i]) <= now) continue;
       const owner = owners[i];
       records.push(page.records[i]);
-      // The owner keeps the tag; a record left without one (an older registry) is hashed here.
-      tags.push(owner ? owner.slice(owner.lastIndexOf(' ') + 1) : recordTag(page.records[i]));
+      // A record left without an owner (an older registry) is hashed here too.
+      tags.push(
+        owner && intact ? owner.slice(owner.lastIndexOf(' ') + 1) : recordTag(page.records[i]),
+      );
     }
     onPage(records, tags);
   }
