@@ -117,6 +117,13 @@ local function state(from)
   for i = 1, #values do values[i] = values[i] or '' end
   return values
 end
+-- A reply's head: {epoch, version, <the values given>, digest, scope digests...}.
+local function stateReply(from, ...)
+  local values = state(from)
+  local result = {values[1], values[2], ...}
+  for i = 3, #values do result[#result + 1] = values[i] end
+  return result
+end
 `;
 
 /**
@@ -185,9 +192,8 @@ if meta[1] ~= owner then
 end
 redis.call('ZADD', KEYS[2], deadline, id)
 local removed, nextDeadline = reapExpired(ARGV[4], 100)
-local now_state = state(scopeFrom)
-local result = {outcome, now_state[1], now_state[2], now, deadline, nextDeadline}
-for i = 3, #now_state do result[#result + 1] = now_state[i] end
+local result = stateReply(scopeFrom, now, deadline, nextDeadline)
+table.insert(result, 1, outcome)
 for _, gone in ipairs(removed) do result[#result + 1] = gone end
 return result
 end)()
@@ -214,9 +220,7 @@ return 1
  */
 export const REAP_SCRIPT = `${PRELUDE}
 local removed, nextDeadline = reapExpired(ARGV[1], 100)
-local now_state = state(2)
-local result = {now_state[1], now_state[2], now, nextDeadline}
-for i = 3, #now_state do result[#result + 1] = now_state[i] end
+local result = stateReply(2, now, nextDeadline)
 for _, record in ipairs(removed) do result[#result + 1] = record end
 return result
 `;

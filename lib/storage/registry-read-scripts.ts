@@ -9,9 +9,7 @@ import { PRELUDE } from './redis-scripts.js';
  * record, tag, ...}.
  */
 export const SCOPE_SCRIPT = `${PRELUDE}
-local now_state = state(1)
-local result = {now_state[1], now_state[2], now}
-for i = 3, #now_state do result[#result + 1] = now_state[i] end
+local result = stateReply(1, now)
 local ids = redis.call('SMEMBERS', KEYS[4])
 if #ids == 0 then return result end
 local owners = {}
@@ -30,10 +28,7 @@ return result
 
 /** ARGV: 1.. digest fields of a partial view. Returns {epoch, version, now, digest, scope digests...}. */
 export const VERSION_SCRIPT = `${PRELUDE}
-local now_state = state(1)
-local result = {now_state[1], now_state[2], now}
-for i = 3, #now_state do result[#result + 1] = now_state[i] end
-return result
+return stateReply(1, now)
 `;
 
 /** KEYS: 1 nodes, 2 deadlines. ARGV: 1 nodeId. Returns the record if the node is alive, else false. */
