@@ -1,4 +1,8 @@
 // Jest runs in native ESM mode (see package.json "test"): Nest 12 is ESM-only.
+import { embedLua } from './scripts/embed-lua.mjs';
+
+// The tests load lib/ from source: its Lua scripts must be embedded first (see embed-lua.mjs).
+embedLua();
 const swc = {
   jsc: {
     target: 'es2022',

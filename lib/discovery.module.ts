@@ -24,8 +24,10 @@ import {
   DISCOVERY_OPTIONS,
   DISCOVERY_METRICS,
   DISCOVERY_STATS,
+  JOB_CLAIM_STORE,
   RECORD_SIGNER,
   REGISTRY_STORE,
+  STORES,
 } from './discovery.constants.js';
 import type { DiscoveryStats } from './discovery/node-info.interface.js';
 import { NodeMembership } from './discovery/node-membership.service.js';
@@ -39,7 +41,7 @@ import { MetricsObserver } from './metrics/metrics-observer.js';
 import { NodePool } from './node-pool/node-pool.service.js';
 import type { ResolvedDiscoveryOptions } from './options/discovery-options.interface.js';
 import { validateOptions } from './options/validate-options.js';
-import { createRegistryStore } from './storage/create-registry-store.js';
+import { createStores, type Stores } from './storage/create-stores.js';
 import type { RegistryStore } from './storage/registry-store.interface.js';
 
 /**
@@ -51,7 +53,9 @@ import type { RegistryStore } from './storage/registry-store.interface.js';
   imports: [NestDiscoveryModule],
   providers: [
     { provide: DISCOVERY_OPTIONS, useFactory: validateOptions, inject: [RAW_DISCOVERY_OPTIONS] },
-    { provide: REGISTRY_STORE, useFactory: createRegistryStore, inject: [DISCOVERY_OPTIONS] },
+    { provide: STORES, useFactory: createStores, inject: [DISCOVERY_OPTIONS] },
+    { provide: REGISTRY_STORE, useFactory: (s: Stores) => s.registry, inject: [STORES] },
+    { provide: JOB_CLAIM_STORE, useFactory: (s: Stores) => s.jobClaims, inject: [STORES] },
     { provide: ServerClock, useFactory: () => new ServerClock() },
     { provide: DISCOVERY_STATS, useFactory: newStats },
     {

@@ -10,7 +10,7 @@ import { decodeRecord, encodeRecord } from '../../dist/discovery/node-record.cod
 import { RegistryView } from '../../dist/discovery/registry-view.js';
 import { recordTag, tagValue } from '../../dist/storage/registry-digest.js';
 import { registryKeys } from '../../dist/storage/registry-keys.js';
-import { RedisRegistryStore } from '../../dist/storage/redis-registry.store.js';
+import { RedisRegistryStore } from '../../dist/storage/redis/redis-registry.store.js';
 
 const STORAGE = new URL('../../dist/storage/', import.meta.url);
 

@@ -7,20 +7,21 @@ import {
   DISCOVERY_METRICS,
   DISCOVERY_OPTIONS,
   DISCOVERY_STATS,
+  JOB_CLAIM_STORE,
   RECORD_SIGNER,
-  REGISTRY_STORE,
 } from '../discovery.constants.js';
 import type { DiscoveryStats } from '../discovery/node-info.interface.js';
 import { NodeMembership } from '../discovery/node-membership.service.js';
 import type { DiscoveryMetrics } from '../metrics/discovery-metrics.js';
 import { NodePool } from '../node-pool/node-pool.service.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
-import type { ClaimResult, RegistryStore } from '../storage/registry-store.interface.js';
+import type { ClaimResult, JobClaimStore } from '../storage/job-claim-store.interface.js';
 import type { JobRunRecord, JobSkips, JobStatus } from './distributed-job.interface.js';
 import type { JobInvoker } from './job-binding.js';
 import { claimDelay, defineJob, type JobOptions } from './job-definition.js';
 import { JobRunner, type JobCall, type JobMethod } from './job-runner.js';
 import { jobStatus, newJobState, sawTick, type JobState } from './job-state.js';
+import { RunMarker } from './run-marker.js';
 import { TickClaimer } from './tick-claimer.js';
 import type { TickSchedule } from './tick-schedule.js';
 import { errorMessage } from '../common/error-message.js';
@@ -39,7 +40,7 @@ export class DistributedJobs implements JobInvoker {
 
   constructor(
     @Inject(DISCOVERY_OPTIONS) private readonly options: ResolvedDiscoveryOptions,
-    @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
+    @Inject(JOB_CLAIM_STORE) private readonly claims: JobClaimStore,
     private readonly membership: NodeMembership,
     private readonly pool: NodePool,
     @Inject(DISCOVERY_STATS) stats: DiscoveryStats,
@@ -47,13 +48,18 @@ export class DistributedJobs implements JobInvoker {
     @Inject(DISCOVERY_METRICS) metrics: DiscoveryMetrics,
   ) {
     this.claimer = new TickClaimer(
-      store,
+      claims,
       membership.nodeId,
       signer,
       options.heartbeatTTL,
       () => (stats.unverified += 1),
     );
-    this.runner = new JobRunner(options, store, membership, metrics);
+    this.runner = new JobRunner(
+      options,
+      new RunMarker(claims, membership.nodeId, options),
+      membership,
+      metrics,
+    );
     membership.lease.onLost((reason) =>
       this.runner.abortAll(
         new LeaseLostError(`Node ${membership.nodeId} lost its lease (${reason}); runs must stop`),
@@ -80,7 +86,7 @@ export class DistributedJobs implements JobInvoker {
 
   /** The newest ticks of a job across the pool, as Redis recorded their claims (one round trip). */
   async recentRuns(name: string, limit = 20): Promise<JobRunRecord[]> {
-    const records = await this.store.recentClaims(this.job(name).definition.key, limit);
+    const records = await this.claims.recent(this.job(name).definition.key, limit);
     return records.map((r) => ({
       tick: r.tick,
       nodeId: r.nodeId,

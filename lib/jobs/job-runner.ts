@@ -1,15 +1,15 @@
-// Runs claimed ticks on this node: the run context, the run marker's renewal (overlap policies),
-// the release that starts a tick that waited, cancellation, and the drain at shutdown.
+// Runs claimed ticks on this node: the run context, the run marker kept while a run goes on, the
+// release that starts a tick that waited, cancellation, and the drain at shutdown.
 import { Logger } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { DiscoveryError, RunCancelledError } from '../common/errors.js';
 import type { NodeMembership } from '../discovery/node-membership.service.js';
 import type { DiscoveryMetrics } from '../metrics/discovery-metrics.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
-import type { RegistryStore } from '../storage/registry-store.interface.js';
 import { jobContextStorage } from './job-context.js';
 import { JobRun } from './job-run.js';
 import { sawTick, type JobState } from './job-state.js';
+import type { RunMarker } from './run-marker.js';
 import { errorMessage } from '../common/error-message.js';
 
 export type JobMethod = (...args: unknown[]) => unknown;
@@ -38,7 +38,7 @@ export class JobRunner {
 
   constructor(
     private readonly options: ResolvedDiscoveryOptions,
-    private readonly store: RegistryStore,
+    private readonly marker: RunMarker,
     private readonly membership: NodeMembership,
     private readonly metrics: DiscoveryMetrics,
   ) {}
@@ -72,7 +72,16 @@ export class JobRunner {
     this.metrics.jobStarted(definition.name, job.lastStartDelay);
     let failure: unknown;
     job.lastToken = claim.token;
-    const renewal = marker === undefined ? undefined : this.keepMarker(job, marker, run);
+    const renewal =
+      marker === undefined
+        ? undefined
+        : this.marker.keep(definition, marker, () =>
+            run.abort(
+              new RunCancelledError(
+                `Job ${definition.name}: another run took over (a newer tick with overlap 'cancelOther', or the run marker expired)`,
+              ),
+            ),
+          );
     const done = jobContextStorage.run(run, async () =>
       call.method.apply(call.instance, call.args),
     );
@@ -143,37 +152,14 @@ export class JobRunner {
     }
   }
 
-  /** Renews the run marker while the run goes on; a marker taken over cancels the run. */
-  private keepMarker(job: JobState, marker: number, run: JobRun): NodeJS.Timeout {
-    const { heartbeatInterval, heartbeatTTL } = this.options;
-    const { key, name } = job.definition;
-    const every = Math.max(1, Math.min(heartbeatInterval, Math.floor(heartbeatTTL / 3)));
-    return setInterval(() => {
-      this.store.renewRun(key, marker, heartbeatTTL).then(
-        (held) => {
-          if (held) return;
-          run.abort(
-            new RunCancelledError(
-              `Job ${name}: another run took over (a newer tick with overlap 'cancelOther', or the run marker expired)`,
-            ),
-          );
-        },
-        () => undefined, // Redis unreachable: the lease decides (see NodeLease)
-      );
-    }, every);
-  }
-
   private async releaseAndRunNext(job: JobState, marker: number, call: JobCall): Promise<void> {
     const { definition } = job;
     for (let token = marker; ;) {
       let next;
       try {
-        ({ next } = await this.store.releaseRun(
-          definition.key,
+        ({ next } = await this.marker.release(
+          definition,
           token,
-          this.membership.nodeId,
-          this.options.heartbeatTTL,
-          definition.retention,
           !this.draining && this.membership.lease.isValid(),
         ));
       } catch (error) {

@@ -2,14 +2,14 @@
 // catch-up may take, and overrides a blocking claim that turns out to be forged.
 import { Logger } from '@nestjs/common';
 import type { RecordSigner } from '../common/record-signer.js';
-import type { ClaimResult, RegistryStore } from '../storage/registry-store.interface.js';
+import type { ClaimResult, JobClaimStore } from '../storage/job-claim-store.interface.js';
 import { MAX_CATCHUP, type JobDefinition } from './job-definition.js';
 
 export class TickClaimer {
   private readonly logger = new Logger('DistributedJobs');
 
   constructor(
-    private readonly store: RegistryStore,
+    private readonly claims: JobClaimStore,
     private readonly nodeId: string,
     private readonly signer: RecordSigner | undefined,
     /** Lifetime of a run marker (`heartbeatTTL`): a crashed runner's marker lapses with its lease. */
@@ -38,7 +38,7 @@ export class TickClaimer {
       runLease: this.runLease,
       catchup: this.catchup(job, tick, serverNow, lastSeen),
     };
-    const result = await this.store.claimTick(request);
+    const result = await this.claims.claim(request);
     if (result.status !== 'taken' || !this.signer) return result;
     if (this.signer.verify(`${job.key}\n${tick}`, result.signature)) return result;
     // A record nobody with the key wrote blocks the tick: forged by a writer without the key.
@@ -46,7 +46,7 @@ export class TickClaimer {
     this.logger.warn(
       `Job ${job.name}: the claim of this tick in Redis is not signed by a peer; overriding it`,
     );
-    return this.store.claimTick({ ...request, override: result.signature });
+    return this.claims.claim({ ...request, override: result.signature });
   }
 
   private catchup(

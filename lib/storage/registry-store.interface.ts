@@ -1,5 +1,5 @@
-// What the discovery and job layers need from a registry backend, with its requests and replies:
-// one contract for both implementations, Redis (the product) and in memory (a single process).
+// What discovery needs from a registry backend, with its requests and replies: one contract for
+// both implementations, Redis (the product) and in memory (a single process).
 
 /**
  * Records travel as raw JSON strings: the store keeps them verbatim and the discovery layer parses
@@ -47,26 +47,6 @@ export interface RegistryStore {
     onMessage: (message: string) => void,
     onResubscribed: () => void,
   ): Promise<() => Promise<void>>;
-
-  /** Claims a tick of a job (see `ClaimRequest`); one round trip. */
-  claimTick(request: ClaimRequest): Promise<ClaimResult>;
-  /**
-   * Ends a run that holds the job's run marker (overlap policies other than `allow`). With a tick
-   * waiting (`bufferOne`) and `takeNext`, that tick is claimed for `nodeId` at once and returned;
-   * without, the next claim of the job runs it.
-   */
-  releaseRun(
-    jobKey: string,
-    token: number,
-    nodeId: string,
-    runLease: number,
-    retention: number,
-    takeNext: boolean,
-  ): Promise<ReleaseResult>;
-  /** Extends the run marker of `token` by `runLease` ms; false when the marker is no longer its own. */
-  renewRun(jobKey: string, token: number, runLease: number): Promise<boolean>;
-  /** The newest tick records of a job (claimed, buffered or skipped by overlap), newest first. */
-  recentClaims(jobKey: string, limit: number): Promise<TickRecord[]>;
 
   /** Closes what the store owns (connections it opened). */
   close(): Promise<void>;
@@ -121,69 +101,4 @@ export interface FetchResult {
   records: string[];
   /** Each record's deadline (Redis time, ms): alive while it is ahead of Redis time. */
   deadlines: number[];
-}
-
-/** What a node asks of Redis to run one tick of a job. */
-export interface ClaimRequest {
-  jobKey: string;
-  tick: number;
-  nodeId: string;
-  /** HMAC of the claim (`signingKey`), stored with it; '' without a key. */
-  signature: string;
-  /** Redis time (ms) after which the claim is refused: the tick's starting deadline. */
-  notAfter: number;
-  /** How long (ms, Redis time) a tick's record is kept; older ones are dropped as claims come. */
-  retention: number;
-  overlap: 'allow' | 'skip' | 'bufferOne' | 'cancelOther';
-  /** Lifetime of the run marker (ms) when `overlap` is not `allow`; renewed while the run goes on. */
-  runLease: number;
-  /**
-   * Missed ticks to claim too, oldest first: those of `ticks` later than the last tick with a record
-   * and at most `window` ms old (Redis time).
-   */
-  catchup?: { window: number; ticks: Array<{ tick: number; signature: string }> };
-  /** A record found forged (its signature): it is disregarded. */
-  override?: string;
-}
-
-export type ClaimStatus = 'claimed' | 'taken' | 'late' | 'overlap' | 'buffered';
-
-export interface ClaimResult {
-  /**
-   * `claimed`: run `tick` with `token`; `taken`: another claim holds the tick; `late`: past its
-   * starting deadline; `overlap`: skipped, a run is in progress; `buffered`: waits for that run.
-   */
-  status: ClaimStatus;
-  /** The tick to run: the one asked for, or (`bufferOne`) a tick that waited for a run that died. */
-  tick: number;
-  /** Fencing token of the tick's claim (when claimed, or the holder's when taken). */
-  token: number;
-  /** Node that holds the tick (this one when claimed). */
-  holder: string;
-  /** Signature stored with the holding claim ('' when none). */
-  signature: string;
-  serverTime: number;
-  /** Missed ticks claimed with this one, oldest first; run before `tick`. */
-  catchup: Array<{ tick: number; token: number }>;
-  /** Token of the run this claim cancelled (`cancelOther`). */
-  cancelled: number | undefined;
-  /** With `taken`: what holds the tick (a claim, a tick waiting, or a tick skipped by overlap). */
-  takenAs: TickRecord['status'] | undefined;
-}
-
-export interface ReleaseResult {
-  /** False when the marker was no longer this run's (cancelled, or it expired). */
-  held: boolean;
-  /** A tick that waited (`bufferOne`), now claimed for the releasing node. */
-  next: { tick: number; token: number } | undefined;
-}
-
-/** One tick's record in Redis. */
-export interface TickRecord {
-  tick: number;
-  status: 'claimed' | 'buffered' | 'overlap';
-  token: number;
-  nodeId: string;
-  /** Redis time (ms) of the record (for a claim: when it was granted). */
-  at: number;
 }

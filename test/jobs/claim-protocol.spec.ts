@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { MemoryRegistryStore } from '../../lib/storage/memory-registry.store.js';
-import { RedisRegistryStore } from '../../lib/storage/redis-registry.store.js';
-import { registryKeys } from '../../lib/storage/registry-keys.js';
-import type { ClaimRequest, RegistryStore } from '../../lib/storage/registry-store.interface.js';
+import type { ClaimRequest, JobClaimStore } from '../../lib/storage/job-claim-store.interface.js';
+import { memoryNow } from '../../lib/storage/memory/memory-clock.js';
+import { MemoryJobClaimStore } from '../../lib/storage/memory/memory-job-claim.store.js';
+import { RedisJobClaimStore } from '../../lib/storage/redis/redis-job-claim.store.js';
 import { startRedis, waitFor, type RedisHandle } from '../support/redis-harness.js';
 
 const P = 1000;
@@ -14,10 +14,10 @@ const P = 1000;
  */
 function claimProtocol(
   name: string,
-  setup: () => { store: RegistryStore; now(): Promise<number> },
+  setup: () => { store: JobClaimStore; now(): Promise<number> },
 ) {
   describe(name, () => {
-    let store: RegistryStore;
+    let store: JobClaimStore;
     let now: () => Promise<number>;
     let job = 0;
     beforeAll(() => {
@@ -29,7 +29,7 @@ function claimProtocol(
       const base = Math.floor((await now()) / P) * P - 10 * P;
       const jobKey = `claims:job:{pool:${name}-${job++}}`;
       const request = (tick: number, nodeId = 'a', extra: Partial<ClaimRequest> = {}) =>
-        store.claimTick({
+        store.claim({
           jobKey,
           tick,
           nodeId,
@@ -71,7 +71,7 @@ function claimProtocol(
       const { base, claim, jobKey } = await freshJob();
       const late = await claim(base, 'a', { notAfter: (await now()) - 1 });
       expect(late.status).toBe('late');
-      expect(await store.recentClaims(jobKey, 10)).toEqual([]);
+      expect(await store.recent(jobKey, 10)).toEqual([]);
     });
 
     it('gives tokens that only grow and are at least Redis time in ms', async () => {
@@ -90,7 +90,7 @@ function claimProtocol(
       const { base, claim, jobKey } = await freshJob({ retention: 4 * P });
       // Ticks 10..1 periods old; each claim trims what is older than 4 periods.
       for (let i = 0; i < 10; i++) await claim(base + i * P);
-      const kept = (await store.recentClaims(jobKey, 100)).map((r) => r.tick);
+      const kept = (await store.recent(jobKey, 100)).map((r) => r.tick);
       const cutoff = (await now()) - 4 * P;
       expect(kept.length).toBeGreaterThan(0);
       expect(kept.every((tick) => tick >= cutoff - P)).toBe(true);
@@ -101,7 +101,7 @@ function claimProtocol(
       const { base, claim, jobKey } = await freshJob();
       const a = await claim(base, 'a');
       const b = await claim(base + P, 'b');
-      const records = await store.recentClaims(jobKey, 10);
+      const records = await store.recent(jobKey, 10);
       expect(records.map((r) => [r.tick, r.nodeId, r.token, r.status])).toEqual([
         [base + P, 'b', b.token, 'claimed'],
         [base, 'a', a.token, 'claimed'],
@@ -116,7 +116,16 @@ function claimProtocol(
         expect(await claim(base + P, 'b')).toMatchObject({ status: 'overlap' });
         // Another node asking for the skipped tick learns it was skipped, not claimed.
         expect(await claim(base + P, 'c')).toMatchObject({ status: 'taken', takenAs: 'overlap' });
-        expect(await store.releaseRun(jobKey, running.token, 'a', 5000, 120_000, true)).toEqual({
+        expect(
+          await store.release({
+            jobKey,
+            token: running.token,
+            nodeId: 'a',
+            runLease: 5000,
+            retention: 120_000,
+            takeNext: true,
+          }),
+        ).toEqual({
           held: true,
           next: undefined,
         });
@@ -128,18 +137,32 @@ function claimProtocol(
         const running = await claim(base, 'a');
         expect((await claim(base + P, 'b')).status).toBe('buffered');
         expect((await claim(base + 2 * P, 'c')).status).toBe('overlap');
-        const released = await store.releaseRun(jobKey, running.token, 'a', 5000, 120_000, true);
+        const released = await store.release({
+          jobKey,
+          token: running.token,
+          nodeId: 'a',
+          runLease: 5000,
+          retention: 120_000,
+          takeNext: true,
+        });
         expect(released.held).toBe(true);
         expect(released.next).toMatchObject({ tick: base + P });
         expect(released.next!.token).toBeGreaterThan(running.token);
-        const records = await store.recentClaims(jobKey, 10);
+        const records = await store.recent(jobKey, 10);
         expect(records.find((r) => r.tick === base + P)).toMatchObject({
           status: 'claimed',
           nodeId: 'a',
         });
         // Nothing waits any more: the next release frees the marker.
         expect(
-          await store.releaseRun(jobKey, released.next!.token, 'a', 5000, 120_000, true),
+          await store.release({
+            jobKey,
+            token: released.next!.token,
+            nodeId: 'a',
+            runLease: 5000,
+            retention: 120_000,
+            takeNext: true,
+          }),
         ).toEqual({ held: true, next: undefined });
       });
 
@@ -157,7 +180,14 @@ function claimProtocol(
         const { base, claim, jobKey } = await freshJob({ overlap: 'bufferOne' });
         const running = await claim(base, 'a');
         await claim(base + P, 'b');
-        const released = await store.releaseRun(jobKey, running.token, 'a', 5000, 120_000, false);
+        const released = await store.release({
+          jobKey,
+          token: running.token,
+          nodeId: 'a',
+          runLease: 5000,
+          retention: 120_000,
+          takeNext: false,
+        });
         expect(released).toEqual({ held: true, next: undefined });
         expect(await claim(base + 2 * P, 'c')).toMatchObject({ status: 'claimed', tick: base + P });
       });
@@ -167,11 +197,20 @@ function claimProtocol(
         const old = await claim(base, 'a');
         const fresh = await claim(base + P, 'b');
         expect(fresh).toMatchObject({ status: 'claimed', cancelled: old.token });
-        expect(await store.renewRun(jobKey, old.token, 5000)).toBe(false);
-        expect(await store.renewRun(jobKey, fresh.token, 5000)).toBe(true);
-        expect((await store.releaseRun(jobKey, old.token, 'a', 5000, 120_000, true)).held).toBe(
-          false,
-        );
+        expect(await store.renew({ jobKey, token: old.token, runLease: 5000 })).toBe(false);
+        expect(await store.renew({ jobKey, token: fresh.token, runLease: 5000 })).toBe(true);
+        expect(
+          (
+            await store.release({
+              jobKey,
+              token: old.token,
+              nodeId: 'a',
+              runLease: 5000,
+              retention: 120_000,
+              takeNext: true,
+            })
+          ).held,
+        ).toBe(false);
       });
     });
 
@@ -233,20 +272,15 @@ describe('claim protocol', () => {
   });
 
   claimProtocol('Redis scripts', () => ({
-    store: new RedisRegistryStore({
-      client,
-      ownsClient: false,
-      keys: registryKeys(`claims-${redis.keyPrefix}`, 'claims:events'),
-      pubSubEnabled: false,
-    }),
+    store: new RedisJobClaimStore(client),
     async now() {
       const [seconds, micros] = await client.time();
       return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     },
   }));
 
-  claimProtocol('in-memory registry', () => {
-    const store = new MemoryRegistryStore('claims-memory', false);
-    return { store, now: async () => (await store.version()).serverTime };
-  });
+  claimProtocol('in-memory registry', () => ({
+    store: new MemoryJobClaimStore('claims-memory'),
+    now: async () => memoryNow(),
+  }));
 });

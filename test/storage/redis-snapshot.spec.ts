@@ -3,7 +3,7 @@
 // with another record's tag, or a view would keep it while its digest agrees with Redis.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { RedisRegistryStore } from '../../lib/storage/redis-registry.store.js';
+import { RedisRegistryStore } from '../../lib/storage/redis/redis-registry.store.js';
 import { recordTag } from '../../lib/storage/registry-digest.js';
 import { registryKeys } from '../../lib/storage/registry-keys.js';
 import { startRedis, type RedisHandle } from '../support/redis-harness.js';

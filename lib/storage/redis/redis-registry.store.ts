@@ -1,35 +1,28 @@
 // The registry on Redis: each call is one script run (or one pipelined read) on the keys of one
-// namespace; job claims are delegated to RedisJobClaims. The rules live in redis-scripts.ts.
-import { DuplicateNodeIdError } from '../common/errors.js';
-import { describeClient, disconnect, type RedisClient } from './redis-client.js';
-import { RedisJobClaims } from './redis-job-claims.js';
-import { RedisScript, type ScriptReply } from './redis-script.js';
-import { BEAT_SCRIPT, DEREGISTER_SCRIPT, REAP_SCRIPT } from './redis-scripts.js';
-import { FETCH_NODE_SCRIPT, SCOPE_SCRIPT, VERSION_SCRIPT } from './registry-read-scripts.js';
-import { readPages } from './redis-snapshot.js';
-import { readPage, readState } from './script-replies.js';
-import { subscribeChannel } from './redis-subscription.js';
-import type { RegistryKeys } from './registry-keys.js';
+// namespace. The rules live in the scripts of `lua/` (beat-3, deregister-3, reap-3, ...).
+import { DuplicateNodeIdError } from '../../common/errors.js';
+import type { RegistryKeys } from '../registry-keys.js';
 import type {
   BeatRequest,
   BeatResult,
-  ClaimRequest,
-  ClaimResult,
   FetchResult,
   ReapResult,
   RegistryStore,
   RegistryVersion,
-  ReleaseResult,
   ScopeRead,
-  TickRecord,
-} from './registry-store.interface.js';
+} from '../registry-store.interface.js';
+import { describeClient, disconnect, type RedisClient } from './redis-client.js';
+import { RedisScript, type ScriptReply } from './redis-script.js';
+import { readPages } from './redis-snapshot.js';
+import { subscribeChannel } from './redis-subscription.js';
+import { decodeBeat, decodeReap, decodeScope, decodeVersion } from './registry-replies.js';
 
-const beatScript = new RedisScript(BEAT_SCRIPT);
-const deregisterScript = new RedisScript(DEREGISTER_SCRIPT);
-const reapScript = new RedisScript(REAP_SCRIPT);
-const scopeScript = new RedisScript(SCOPE_SCRIPT);
-const versionScript = new RedisScript(VERSION_SCRIPT);
-const fetchNodeScript = new RedisScript(FETCH_NODE_SCRIPT);
+const beatScript = new RedisScript('beat-3');
+const deregisterScript = new RedisScript('deregister-3');
+const reapScript = new RedisScript('reap-3');
+const scopeScript = new RedisScript('scope-4');
+const versionScript = new RedisScript('version-3');
+const fetchNodeScript = new RedisScript('fetch-node-2');
 
 export interface RedisRegistryStoreOptions {
   client: RedisClient;
@@ -45,7 +38,6 @@ export class RedisRegistryStore implements RegistryStore {
   lastConnectionError: string | undefined;
   private readonly subscriptions = new Set<() => void>();
   private readonly registryKeys: string[];
-  private readonly claims: RedisJobClaims;
   /** The tag Redis last confirmed for each node this store beats for: no need to resend it. */
   private readonly stored = new Map<string, string>();
   private readonly noteError = (error: Error) => (this.lastConnectionError = error.message);
@@ -53,7 +45,6 @@ export class RedisRegistryStore implements RegistryStore {
   constructor(private readonly options: RedisRegistryStoreOptions) {
     const { keys } = options;
     this.registryKeys = [keys.nodes, keys.deadlines, keys.meta];
-    this.claims = new RedisJobClaims(options.client);
     this.address = describeClient(options.client);
     // An app's own client keeps its own error handling; only the module's clients are watched.
     if (options.ownsClient) options.client.on('error', this.noteError);
@@ -82,17 +73,9 @@ export class RedisRegistryStore implements RegistryStore {
     let reply = await send(this.stored.get(nodeId) !== tag);
     // Redis lost the record (or this process never wrote it): send it, once.
     if (reply[0] === 'resend') reply = await send(true);
-    const [outcome, epoch, version, serverTime, deadline, nextDeadline, ...rest] = reply;
-    if (outcome === 'duplicate') throw new DuplicateNodeIdError(nodeId);
+    if (reply[0] === 'duplicate') throw new DuplicateNodeIdError(nodeId);
     this.stored.set(nodeId, tag);
-    const state = readState(epoch, version, serverTime, rest, scope);
-    return {
-      ...state,
-      outcome: outcome as BeatResult['outcome'],
-      deadline: Number(deadline),
-      nextDeadline: nextDeadline === null || nextDeadline === false ? null : Number(nextDeadline),
-      removed: rest.slice(1 + scope.length).map(String),
-    };
+    return decodeBeat(reply, scope);
   }
 
   async deregister(nodeId: string, instance: string): Promise<boolean> {
@@ -107,12 +90,7 @@ export class RedisRegistryStore implements RegistryStore {
 
   async reap(scope: string[] = []): Promise<ReapResult> {
     const reply = await reapScript.list(this.client, this.registryKeys, [this.channel, ...scope]);
-    const [epoch, version, serverTime, nextDeadline, ...rest] = reply;
-    return {
-      ...readState(epoch, version, serverTime, rest, scope),
-      nextDeadline: nextDeadline === null || nextDeadline === false ? null : Number(nextDeadline),
-      removed: rest.slice(1 + scope.length).map(String),
-    };
+    return decodeReap(reply, scope);
   }
 
   async snapshot(
@@ -121,28 +99,19 @@ export class RedisRegistryStore implements RegistryStore {
     scope: string[] = [],
   ): Promise<RegistryVersion> {
     // The script is loaded: the caller read the state with it just before.
-    const [epoch, version, serverTime, ...rest] = (await readPages(
-      this.client,
-      this.options.keys,
-      now,
-      onPage,
-      (pipeline) =>
-        pipeline.evalsha(
-          versionScript.sha,
-          this.registryKeys.length,
-          ...this.registryKeys,
-          ...scope,
-        ),
+    const state = (await readPages(this.client, this.options.keys, now, onPage, (pipeline) =>
+      pipeline.evalsha(versionScript.sha, this.registryKeys.length, ...this.registryKeys, ...scope),
     )) as ScriptReply;
-    return readState(epoch, version, serverTime, rest, scope);
+    return decodeVersion(state, scope);
   }
 
   async fetchScope(kind: 'svc' | 'pool', name: string, scope: string[] = []): Promise<ScopeRead> {
     const { keys } = this.options;
     const set = (kind === 'svc' ? keys.servicePrefix : keys.poolPrefix) + name;
-    const reply = await scopeScript.list(this.client, [...this.registryKeys, set], scope);
-    const [epoch, version, serverTime, ...rest] = reply;
-    return readPage(epoch, version, serverTime, rest, scope);
+    return decodeScope(
+      await scopeScript.list(this.client, [...this.registryKeys, set], scope),
+      scope,
+    );
   }
 
   /**
@@ -179,32 +148,7 @@ export class RedisRegistryStore implements RegistryStore {
   }
 
   async version(scope: string[] = []): Promise<RegistryVersion> {
-    const reply = await versionScript.list(this.client, this.registryKeys, scope);
-    const [epoch, version, serverTime, ...rest] = reply;
-    return readState(epoch, version, serverTime, rest, scope);
-  }
-
-  claimTick(request: ClaimRequest): Promise<ClaimResult> {
-    return this.claims.claim(request);
-  }
-
-  releaseRun(
-    jobKey: string,
-    token: number,
-    nodeId: string,
-    runLease: number,
-    retention: number,
-    takeNext: boolean,
-  ): Promise<ReleaseResult> {
-    return this.claims.release(jobKey, token, nodeId, runLease, retention, takeNext);
-  }
-
-  renewRun(jobKey: string, token: number, runLease: number): Promise<boolean> {
-    return this.claims.renew(jobKey, token, runLease);
-  }
-
-  recentClaims(jobKey: string, limit: number): Promise<TickRecord[]> {
-    return this.claims.recent(jobKey, limit);
+    return decodeVersion(await versionScript.list(this.client, this.registryKeys, scope), scope);
   }
 
   async subscribe(

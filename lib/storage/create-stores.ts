@@ -1,34 +1,45 @@
-// Picks the registry backend for the `redis` option (in memory, the app's client, or a client of
-// its own) and tunes an owned client to fail fast and reconnect before a lease runs out.
+// Picks the backends for the `redis` option (in memory, the app's client, or a client of its own),
+// the registry and the job claims on one client, and tunes an owned client to fail fast.
 import { Logger } from '@nestjs/common';
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { ThrottledWarning } from '../common/throttled-warning.js';
 import { isRedisClient } from '../options/option-checks.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
-import { MemoryRegistryStore } from './memory-registry.store.js';
+import type { JobClaimStore } from './job-claim-store.interface.js';
+import { MemoryJobClaimStore } from './memory/memory-job-claim.store.js';
+import { MemoryRegistryStore } from './memory/memory-registry.store.js';
+import { RedisJobClaimStore } from './redis/redis-job-claim.store.js';
+import { RedisRegistryStore } from './redis/redis-registry.store.js';
 import { registryKeys } from './registry-keys.js';
-import { RedisRegistryStore } from './redis-registry.store.js';
 import type { RegistryStore } from './registry-store.interface.js';
 
+export interface Stores {
+  registry: RegistryStore;
+  jobClaims: JobClaimStore;
+}
+
 /**
- * Builds the store the `redis` option asks for. A client the app passed in is the app's: the store
- * never closes it. A URL or `RedisOptions` opens a client the store owns and closes.
+ * Builds the stores the `redis` option asks for. A client the app passed in is the app's: the
+ * registry store never closes it. A URL or `RedisOptions` opens a client the registry store owns
+ * and closes (the job claims share it).
  */
-export function createRegistryStore(options: ResolvedDiscoveryOptions): RegistryStore {
+export function createStores(options: ResolvedDiscoveryOptions): Stores {
   const logger = new Logger('DiscoveryModule');
   if (options.redis === undefined) {
     logger.log('No redis option: using the in-memory registry, which only spans this process');
-    return new MemoryRegistryStore(options.keyPrefix, options.pubSubEnabled);
+    return {
+      registry: new MemoryRegistryStore(options.keyPrefix, options.pubSubEnabled),
+      jobClaims: new MemoryJobClaimStore(options.keyPrefix),
+    };
   }
   const keys = registryKeys(options.keyPrefix, options.pubSubChannel);
   const { pubSubEnabled } = options;
   if (isRedisClient(options.redis)) {
-    return new RedisRegistryStore({
-      client: options.redis as Redis | Cluster,
-      ownsClient: false,
-      keys,
-      pubSubEnabled,
-    });
+    const client = options.redis as Redis | Cluster;
+    return {
+      registry: new RedisRegistryStore({ client, ownsClient: false, keys, pubSubEnabled }),
+      jobClaims: new RedisJobClaimStore(client),
+    };
   }
   const redisOptions: RedisOptions = {
     // Fail a command after a couple of reconnect attempts instead of queueing it for long:
@@ -49,5 +60,8 @@ export function createRegistryStore(options: ResolvedDiscoveryOptions): Registry
   client.on('error', (error: Error) =>
     connectionErrors.warn(`Redis connection error: ${error.message}`),
   );
-  return new RedisRegistryStore({ client, ownsClient: true, keys, pubSubEnabled });
+  return {
+    registry: new RedisRegistryStore({ client, ownsClient: true, keys, pubSubEnabled }),
+    jobClaims: new RedisJobClaimStore(client),
+  };
 }

@@ -3,9 +3,13 @@
 import type {
   ClaimRequest,
   ClaimResult,
+  JobClaimStore,
+  ReleaseRequest,
   ReleaseResult,
+  RenewRequest,
   TickRecord,
-} from './registry-store.interface.js';
+} from '../job-claim-store.interface.js';
+import { memoryNow } from './memory-clock.js';
 
 interface JobClaims {
   token: number;
@@ -14,12 +18,24 @@ interface JobClaims {
   buffered: number | undefined;
 }
 
-export class MemoryJobClaims {
-  private readonly jobs = new Map<string, JobClaims>();
+/**
+ * Apps in the same process that use the same `keyPrefix` share one set of job claims, the way
+ * replicas share a Redis.
+ */
+export class MemoryJobClaimStore implements JobClaimStore {
+  private static readonly namespaces = new Map<string, Map<string, JobClaims>>();
+  private readonly jobs: Map<string, JobClaims>;
 
-  constructor(private readonly now: () => number) {}
+  constructor(
+    namespace: string,
+    private readonly now: () => number = memoryNow,
+  ) {
+    let jobs = MemoryJobClaimStore.namespaces.get(namespace);
+    if (!jobs) MemoryJobClaimStore.namespaces.set(namespace, (jobs = new Map()));
+    this.jobs = jobs;
+  }
 
-  claim(request: ClaimRequest): ClaimResult {
+  async claim(request: ClaimRequest): Promise<ClaimResult> {
     const now = this.now();
     const job = this.job(request.jobKey);
     const { tick, nodeId, signature } = request;
@@ -102,14 +118,8 @@ export class MemoryJobClaims {
     });
   }
 
-  release(
-    jobKey: string,
-    token: number,
-    nodeId: string,
-    runLease: number,
-    retention: number,
-    takeNext: boolean,
-  ): ReleaseResult {
+  async release(request: ReleaseRequest): Promise<ReleaseResult> {
+    const { jobKey, token, nodeId, runLease, retention, takeNext } = request;
     const now = this.now();
     const job = this.job(jobKey);
     if (job.run?.token !== token) return { held: false, next: undefined };
@@ -126,14 +136,14 @@ export class MemoryJobClaims {
     return { held: true, next: undefined };
   }
 
-  renew(jobKey: string, token: number, runLease: number): boolean {
+  async renew({ jobKey, token, runLease }: RenewRequest): Promise<boolean> {
     const job = this.job(jobKey);
     if (job.run?.token !== token) return false;
     job.run.until = this.now() + runLease;
     return true;
   }
 
-  recent(jobKey: string, limit: number): TickRecord[] {
+  async recent(jobKey: string, limit: number): Promise<TickRecord[]> {
     return [...this.job(jobKey).ticks.values()]
       .sort((a, b) => b.tick - a.tick)
       .slice(0, limit)

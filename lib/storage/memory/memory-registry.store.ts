@@ -1,23 +1,18 @@
 // The registry of one namespace inside this process (no `redis` option): what Redis holds, kept in
-// memory, under the same rules and with the same events, digests and job claims.
+// memory, under the same rules and with the same events and digests.
 import { randomUUID } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
-import { DuplicateNodeIdError } from '../common/errors.js';
-import { MemoryJobClaims } from './memory-job-claims.js';
-import { tagValue, withTag } from './registry-digest.js';
+import { DuplicateNodeIdError } from '../../common/errors.js';
+import { tagValue, withTag } from '../registry-digest.js';
 import type {
   BeatRequest,
   BeatResult,
-  ClaimRequest,
-  ClaimResult,
   FetchResult,
   ReapResult,
   RegistryStore,
   RegistryVersion,
-  ReleaseResult,
   ScopeRead,
-  TickRecord,
-} from './registry-store.interface.js';
+} from '../registry-store.interface.js';
+import { memoryNow } from './memory-clock.js';
 
 interface Entry {
   record: string;
@@ -52,15 +47,13 @@ class MemoryRegistry {
   }
 
   readonly entries = new Map<string, Entry>();
-  readonly claims = new MemoryJobClaims(() => this.now());
   readonly listeners = new Set<(message: string) => void>();
   readonly epoch = randomUUID();
   readonly digests = new Map<string, number>();
   version = 0;
 
   now(): number {
-    // Monotonic, like Redis TIME is meant to be: immune to changes of the wall clock.
-    return Math.floor(performance.timeOrigin + performance.now());
+    return memoryNow();
   }
 
   count(entry: Entry, sign: 1 | -1): void {
@@ -177,29 +170,6 @@ export class MemoryRegistryStore implements RegistryStore {
 
   async version(scope: string[] = []): Promise<RegistryVersion> {
     return this.state(this.registry.now(), scope);
-  }
-
-  async claimTick(request: ClaimRequest): Promise<ClaimResult> {
-    return this.registry.claims.claim(request);
-  }
-
-  async releaseRun(
-    jobKey: string,
-    token: number,
-    nodeId: string,
-    runLease: number,
-    retention: number,
-    takeNext: boolean,
-  ): Promise<ReleaseResult> {
-    return this.registry.claims.release(jobKey, token, nodeId, runLease, retention, takeNext);
-  }
-
-  async renewRun(jobKey: string, token: number, runLease: number): Promise<boolean> {
-    return this.registry.claims.renew(jobKey, token, runLease);
-  }
-
-  async recentClaims(jobKey: string, limit: number): Promise<TickRecord[]> {
-    return this.registry.claims.recent(jobKey, limit);
   }
 
   async subscribe(onMessage: (message: string) => void): Promise<() => Promise<void>> {

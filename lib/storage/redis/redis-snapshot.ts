@@ -2,8 +2,8 @@
 // next page of the nodes hash and reads the deadlines and tags of the page before, in one pipeline.
 // A page whose records changed before their tags were read is hashed here instead (torn pairs).
 import type { RedisClient } from './redis-client.js';
-import { recordTag } from './registry-digest.js';
-import type { RegistryKeys } from './registry-keys.js';
+import { recordTag } from '../registry-digest.js';
+import type { RegistryKeys } from '../registry-keys.js';
 
 /** Nodes per page (HSCAN COUNT): each command of a round blocks Redis for well under a ms. */
 const PAGE = 1000;

@@ -1,0 +1,43 @@
+// Reads the replies of the job-claim scripts (`claim-2.lua`, `release-run-2.lua`,
+// `recent-claims-2.lua`), one decoder per script, field by field as each script's header lists them.
+import type { ClaimResult, ReleaseResult, TickRecord } from '../job-claim-store.interface.js';
+import { parseTickRecord } from '../tick-record.js';
+import type { ScriptReply } from './redis-script.js';
+
+/** {status, tick, token, holder, signature, now, cancelled, taken as, caught tick, token...} */
+export function decodeClaim(reply: ScriptReply): ClaimResult {
+  const [status, tick, token, holder, signature, serverTime, cancelled, takenAs, ...caught] = reply;
+  const catchup: ClaimResult['catchup'] = [];
+  for (let i = 0; i + 1 < caught.length; i += 2) {
+    catchup.push({ tick: Number(caught[i]), token: Number(caught[i + 1]) });
+  }
+  return {
+    status: String(status) as ClaimResult['status'],
+    tick: Number(tick),
+    token: Number(token),
+    holder: String(holder),
+    signature: String(signature ?? ''),
+    serverTime: Number(serverTime),
+    catchup,
+    cancelled: cancelled ? Number(cancelled) : undefined,
+    takenAs: takenAs ? (String(takenAs) as ClaimResult['takenAs']) : undefined,
+  };
+}
+
+/** {held 0|1, next tick, next token} */
+export function decodeRelease([held, tick, token]: ScriptReply): ReleaseResult {
+  return {
+    held: Number(held) === 1,
+    next: tick === undefined ? undefined : { tick: Number(tick), token: Number(token) },
+  };
+}
+
+/** {tick, record, ...}: records that do not parse are left out. */
+export function decodeRecentClaims(reply: ScriptReply): TickRecord[] {
+  const records: TickRecord[] = [];
+  for (let i = 0; i + 1 < reply.length; i += 2) {
+    const record = parseTickRecord(Number(reply[i]), String(reply[i + 1]));
+    if (record) records.push(record);
+  }
+  return records;
+}

@@ -1,0 +1,61 @@
+// Job claims on Redis: each call is one script run on the two keys of one job (one hash slot);
+// the rules live in `lua/claim-2.lua`, `release-run-2.lua` and `renew-run-2.lua`.
+import type {
+  ClaimRequest,
+  ClaimResult,
+  JobClaimStore,
+  ReleaseRequest,
+  ReleaseResult,
+  RenewRequest,
+  TickRecord,
+} from '../job-claim-store.interface.js';
+import { jobKeys } from '../registry-keys.js';
+import { decodeClaim, decodeRecentClaims, decodeRelease } from './job-claim-replies.js';
+import type { RedisClient } from './redis-client.js';
+import { RedisScript } from './redis-script.js';
+
+const claimScript = new RedisScript('claim-2');
+const releaseRunScript = new RedisScript('release-run-2');
+const renewRunScript = new RedisScript('renew-run-2');
+const recentClaimsScript = new RedisScript('recent-claims-2');
+
+export class RedisJobClaimStore implements JobClaimStore {
+  constructor(private readonly client: RedisClient) {}
+
+  async claim(request: ClaimRequest): Promise<ClaimResult> {
+    const candidates = request.catchup?.ticks.flatMap((c) => [c.tick, c.signature]) ?? [];
+    const reply = await claimScript.list(this.client, jobKeys(request.jobKey), [
+      request.tick,
+      request.nodeId,
+      request.signature,
+      request.notAfter,
+      request.retention,
+      request.overlap,
+      request.runLease,
+      request.override ?? '',
+      request.catchup ? Math.max(0, Math.round(request.catchup.window)) : '',
+      ...candidates,
+    ]);
+    return decodeClaim(reply);
+  }
+
+  async release(request: ReleaseRequest): Promise<ReleaseResult> {
+    const { jobKey, token, nodeId, runLease, retention, takeNext } = request;
+    const reply = await releaseRunScript.list(this.client, jobKeys(jobKey), [
+      token,
+      nodeId,
+      runLease,
+      retention,
+      takeNext ? 1 : 0,
+    ]);
+    return decodeRelease(reply);
+  }
+
+  async renew({ jobKey, token, runLease }: RenewRequest): Promise<boolean> {
+    return Number(await renewRunScript.run(this.client, jobKeys(jobKey), [token, runLease])) === 1;
+  }
+
+  async recent(jobKey: string, limit: number): Promise<TickRecord[]> {
+    return decodeRecentClaims(await recentClaimsScript.list(this.client, jobKeys(jobKey), [limit]));
+  }
+}
