@@ -109,6 +109,10 @@ async function launch(port, { args, configFile }, { label, startTimeout }) {
   child.stderr.unref();
   live.add(child);
   child.once('exit', () => live.delete(child));
+  const outputRead = new Promise((resolve) => {
+    child.once('close', resolve);
+    setTimeout(resolve, 500).unref();
+  });
   const spawnError = await new Promise((resolve) => {
     child.once('spawn', () => resolve(undefined));
     child.on('error', resolve); // stays attached so a late error cannot crash this process
@@ -128,9 +132,12 @@ async function launch(port, { args, configFile }, { label, startTimeout }) {
   }
   const why = running(child)
     ? `did not answer in ${startTimeout} ms`
-    : `exited with ${child.exitCode ?? child.signalCode}`;
+    : child.exitCode !== null
+      ? `exited with code ${child.exitCode}`
+      : `was ended by ${child.signalCode}`;
   child.kill('SIGKILL');
   await exited(child, startTimeout);
+  await outputRead; // 'exit' may come before the last of its output
   throw new RedisServerStartError(
     `${label} on port ${port} ${why}`,
     output,
@@ -140,8 +147,8 @@ async function launch(port, { args, configFile }, { label, startTimeout }) {
 
 /**
  * Starts `redis-server [configFile] --port P --bind 127.0.0.1 --save '' --appendonly no` plus
- * `args` (each may be a function of the port, for per-port dirs and files). Without `port` it picks a free one and retries on
- * another if a foreign process took it first.
+ * `args` (each may be a function of the port, for per-port dirs and files). Without `port` it
+ * picks a free one, and another if a foreign process took that one first.
  */
 export async function startRedisServer(options = {}) {
   const settings = {
