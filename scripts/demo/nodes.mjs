@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HEARTBEAT_INTERVAL, HEARTBEAT_TTL, MAIN, ROOT } from './config.mjs';
 import { c, nodeColor } from './format.mjs';
-import { freePort } from './free-port.mjs';
+import { freePort } from '../free-port.mjs';
 import { recordRun } from './ledger.mjs';
 import { event, state } from './state.mjs';
 

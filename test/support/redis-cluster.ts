@@ -1,12 +1,13 @@
 // A throw-away Redis Cluster for tests: spawned redis-server processes joined by redis-cli.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort, waitFor } from './redis-harness.js';
+import { HOST, startRedisServer, type RedisServer } from '../../scripts/redis-server.mjs';
+import { waitFor } from './redis-harness.js';
 
-export const HOST = '127.0.0.1';
+export { HOST };
 export const SLOTS = 16384;
 
 export interface ClusterNode {
@@ -43,13 +44,12 @@ export interface StartRedisClusterOptions {
   timeout?: number;
 }
 
-// ---- process bookkeeping ----------------------------------------------------------------------
+// ---- temp dirs ----------------------------------------------------------------------------------
 
-// Spawned servers and temp dirs must never outlive the test process, even if stop() is forgotten.
-const live = new Set<ChildProcess>();
+// Temp dirs must never outlive the test process, even if stop() is forgotten (the servers are
+// killed by scripts/redis-server.mjs).
 const tempDirs = new Set<string>();
 process.on('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -62,32 +62,6 @@ export function makeTempDir(prefix: string): string {
 export function removeTempDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
   tempDirs.delete(dir);
-}
-
-export function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-export function isRunning(child: ChildProcess): boolean {
-  return child.exitCode === null && child.signalCode === null;
-}
-
-/** SIGKILL and wait for the exit. */
-export async function killProcess(child: ChildProcess): Promise<void> {
-  if (!isRunning(child)) return;
-  child.kill('SIGKILL');
-  await exited(child);
-}
-
-/** SIGTERM, SIGKILL after 2 s; waits for the exit. */
-export async function stopProcess(child: ChildProcess): Promise<void> {
-  if (!isRunning(child)) return;
-  child.kill('SIGCONT');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
-  await exited(child);
-  clearTimeout(timer);
 }
 
 // ---- a minimal RESP2 client for admin probes ----------------------------------------------------
@@ -189,78 +163,6 @@ export function fields(info: string): Record<string, string> {
   return out;
 }
 
-// ---- redis-server processes ---------------------------------------------------------------------
-
-class SpawnFailed extends Error {
-  constructor(
-    message: string,
-    readonly portTaken: boolean,
-  ) {
-    super(message);
-  }
-}
-
-/**
- * Spawns `redis-server` with `args` (a config file first, if any) and waits until the server on
- * `port` answers INFO with this process's pid. The port is given explicitly.
- */
-export async function spawnRedis(
-  port: number,
-  args: string[],
-  label = 'redis-server',
-): Promise<ChildProcess> {
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const collect = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000));
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  // Don't let a forgotten server keep the event loop alive; the 'exit' hook kills it.
-  child.unref();
-  for (const stream of [child.stdout, child.stderr]) (stream as net.Socket | null)?.unref();
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  const spawnError = await new Promise<Error | undefined>((resolve) => {
-    child.once('spawn', () => resolve(undefined));
-    child.on('error', resolve); // stays attached so a late error cannot crash the test process
-  });
-  if (spawnError) {
-    live.delete(child);
-    throw spawnError;
-  }
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline && isRunning(child)) {
-    try {
-      const info = fields(await text(port, ['INFO', 'server']));
-      if (Number(info.process_id) === child.pid) return child;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const why =
-    child.exitCode !== null ? `exited with code ${child.exitCode}` : 'did not answer in 5 s';
-  await killProcess(child);
-  throw new SpawnFailed(
-    `${label} on port ${port} ${why}:\n${output}`,
-    /address already in use/i.test(output),
-  );
-}
-
-/** Picks a free port and spawns; retries when another process won the port race. */
-export async function spawnOnFreePort(
-  argsFor: (port: number) => string[],
-  label?: string,
-): Promise<{ port: number; child: ChildProcess }> {
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    try {
-      return { port, child: await spawnRedis(port, argsFor(port), label) };
-    } catch (error) {
-      if (!(error instanceof SpawnFailed && error.portTaken && attempt < 3)) throw error;
-    }
-  }
-}
-
 function run(file: string, args: string[], timeout: number): Promise<string> {
   return new Promise((resolve, reject) =>
     execFile(file, args, { timeout }, (error, stdout, stderr) => {
@@ -315,29 +217,30 @@ export async function startRedisCluster(
   const timeout = options.timeout ?? 20_000;
   const total = masters * (1 + replicasPerMaster);
   const dir = makeTempDir('redis-cluster-');
-  const processes = new Map<number, ChildProcess>();
+  const servers = new Map<number, RedisServer>();
   const nodes: ClusterNode[] = [];
 
   const stop = async () => {
-    await Promise.all([...processes.values()].map((child) => stopProcess(child)));
+    await Promise.all([...servers.values()].map((server) => server.stop()));
     removeTempDir(dir);
   };
 
   try {
     // Spawned one by one: freePort() hands out a port only once it is free again.
     for (let i = 0; i < total; i++) {
-      const { port, child } = await spawnOnFreePort((port) => {
-        const nodeDir = path.join(dir, String(port));
-        mkdirSync(nodeDir, { recursive: true });
-        return [
-          ...['--port', String(port), '--bind', HOST, '--protected-mode', 'no'],
-          ...['--cluster-enabled', 'yes', '--cluster-node-timeout', '1000'],
-          ...['--cluster-config-file', path.join(dir, `nodes-${port}.conf`)],
-          ...['--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', nodeDir],
-        ];
-      }, 'cluster node');
-      processes.set(port, child);
-      nodes.push({ port, pid: child.pid!, role: 'master' });
+      const server = await startRedisServer({
+        label: 'cluster node',
+        args: (port) => {
+          const nodeDir = path.join(dir, String(port));
+          mkdirSync(nodeDir, { recursive: true });
+          return [
+            ...['--cluster-enabled', 'yes', '--cluster-node-timeout', '1000'],
+            ...['--cluster-config-file', path.join(dir, `nodes-${port}.conf`), '--dir', nodeDir],
+          ];
+        },
+      });
+      servers.set(server.port, server);
+      nodes.push({ port: server.port, pid: server.pid()!, role: 'master' });
     }
 
     await run(
@@ -357,7 +260,7 @@ export async function startRedisCluster(
     throw error;
   }
 
-  const alive = () => nodes.filter((n) => isRunning(processes.get(n.port)!));
+  const alive = () => nodes.filter((n) => servers.get(n.port)!.running());
 
   /** The view of one live node, or the first live node answering. */
   const view = async (): Promise<ClusterNodesLine[]> => {
@@ -374,7 +277,7 @@ export async function startRedisCluster(
 
   const refresh = async () => {
     for (const node of nodes) {
-      if (!isRunning(processes.get(node.port)!)) {
+      if (!servers.get(node.port)!.running()) {
         node.role = 'dead';
         continue;
       }
@@ -444,7 +347,7 @@ export async function startRedisCluster(
     async killMaster(slotOrKey) {
       const slot = typeof slotOrKey === 'number' ? slotOrKey : await keySlot(slotOrKey);
       const killed = await masterOf(slot);
-      await killProcess(processes.get(killed)!);
+      await servers.get(killed)!.kill();
       // A replica takes over once the others flag the master as failed (node timeout, 1 s) and
       // win the election: a few seconds.
       const promoted = await waitFor<number | false>(

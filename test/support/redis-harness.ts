@@ -1,6 +1,8 @@
 // Real-Redis harness for tests: a throw-away redis-server, else testcontainers, else REDIS_URL.
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
+import { execFile } from 'node:child_process';
+import { startRedisServer, type RedisServer } from '../../scripts/redis-server.mjs';
+
+export { freePort } from '../../scripts/free-port.mjs';
 
 export interface RedisHandle {
   url: string;
@@ -24,13 +26,6 @@ export interface StartRedisOptions {
 
 const NO_REDIS =
   'No Redis for tests: install redis-server (apt-get install -y redis-server), or start Docker, or set REDIS_URL';
-const HOST = '127.0.0.1';
-
-// Spawned servers must never outlive the test process, even if a test forgets stop().
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
 
 let counter = 0;
 
@@ -56,18 +51,6 @@ export async function waitFor<T>(
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export async function startRedis(options: StartRedisOptions = {}): Promise<RedisHandle> {
   const args = options.args ?? [];
   if (process.env.TEST_REDIS_SOURCE !== 'url') {
@@ -84,146 +67,26 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
 
 // ---- 1. spawned redis-server ----------------------------------------------------------------
 
-class SpawnFailed extends Error {
-  constructor(
-    message: string,
-    readonly portTaken: boolean,
-  ) {
-    super(message);
+async function trySpawned(args: string[], port?: number): Promise<RedisHandle | undefined> {
+  let server: RedisServer;
+  try {
+    server = await startRedisServer({ args, port });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // not installed
+    throw err;
   }
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-function resp(...parts: string[]): string {
-  return `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`;
-}
-
-// Asks INFO for process_id rather than just PING, so a foreign server that won the port race
-// is not mistaken for ours. Resolves undefined on any failure.
-function probePid(port: number, password: string | undefined): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, HOST);
-    let data = '';
-    const done = (pid: number | undefined) => {
-      socket.destroy();
-      resolve(pid);
-    };
-    socket.setTimeout(500, () => done(undefined));
-    socket.on('error', () => done(undefined));
-    socket.on('close', () => done(undefined));
-    socket.on('connect', () =>
-      socket.write((password ? resp('AUTH', password) : '') + resp('INFO', 'server')),
-    );
-    socket.on('data', (chunk) => {
-      data += chunk.toString();
-      const match = /process_id:(\d+)\r\n/.exec(data);
-      if (match) done(Number(match[1]));
-    });
-  });
-}
-
-async function spawnServer(port: number, args: string[]): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    [
-      ...['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no'],
-      ...['--daemonize', 'no', '--protected-mode', 'no', ...args],
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  const collect = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000));
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  // Don't let a forgotten server keep the event loop alive; the 'exit' hook kills it.
-  child.unref();
-  for (const stream of [child.stdout, child.stderr]) (stream as net.Socket | null)?.unref();
-
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  const spawnError = await new Promise<Error | undefined>((resolve) => {
-    child.once('spawn', () => resolve(undefined));
-    child.on('error', resolve); // stays attached so a late error cannot crash the test process
-  });
-  if (spawnError) {
-    live.delete(child);
-    throw spawnError; // ENOENT: not installed
-  }
-
-  const passIdx = args.indexOf('--requirepass');
-  const password = passIdx >= 0 ? args[passIdx + 1] : undefined;
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline && child.exitCode === null && child.signalCode === null) {
-    if ((await probePid(port, password)) === child.pid) return child;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const why =
-    child.exitCode !== null ? `exited with code ${child.exitCode}` : 'did not answer in 5 s';
-  child.kill('SIGKILL');
-  await exited(child);
-  throw new SpawnFailed(
-    `redis-server on port ${port} ${why}:\n${output}`,
-    /address already in use/i.test(output),
-  );
-}
-
-async function trySpawned(args: string[], fixedPort?: number): Promise<RedisHandle | undefined> {
-  let port = 0;
-  let child: ChildProcess | undefined;
-  for (let attempt = 1; !child; attempt++) {
-    port = fixedPort ?? (await freePort());
-    try {
-      child = await spawnServer(port, args);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      // freePort() releases the port before redis binds it, so another process may win the race.
-      if (!(err instanceof SpawnFailed && err.portTaken && attempt < 3)) throw err;
-    }
-  }
-
-  const running = () => {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return undefined;
-    return child;
-  };
-  const kill = async () => {
-    const c = running();
-    if (!c) return;
-    c.kill('SIGKILL'); // works on a SIGSTOPped process too
-    await exited(c);
-  };
-  const signal = (sig: NodeJS.Signals) => {
-    const c = running();
-    if (!c) throw new Error('redis-server is not running');
-    c.kill(sig);
-  };
-
   return {
-    url: `redis://${HOST}:${port}`,
-    host: HOST,
-    port,
+    url: server.url,
+    host: server.host,
+    port: server.port,
     keyPrefix: '',
     source: 'spawned',
-    pid: () => running()?.pid,
-    kill,
-    pause: () => signal('SIGSTOP'),
-    resume: () => signal('SIGCONT'),
-    restart: async () => {
-      await kill();
-      child = await spawnServer(port, args);
-    },
-    stop: async () => {
-      const c = running();
-      if (!c) return;
-      c.kill('SIGCONT'); // a stopped process would not act on SIGTERM
-      c.kill('SIGTERM');
-      const timer = setTimeout(() => c.kill('SIGKILL'), 2000);
-      await exited(c);
-      clearTimeout(timer);
-    },
+    pid: () => server.pid(),
+    kill: () => server.kill(),
+    pause: () => server.pause(),
+    resume: () => server.resume(),
+    restart: () => server.restart(),
+    stop: () => server.stop(),
   };
 }
 

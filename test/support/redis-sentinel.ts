@@ -1,20 +1,9 @@
 // A throw-away Sentinel setup for tests: a master, a replica and three sentinels, all spawned.
-import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { HOST, startRedisServer, type RedisServer } from '../../scripts/redis-server.mjs';
+import { command, fields, makeTempDir, removeTempDir, text } from './redis-cluster.js';
 import { waitFor } from './redis-harness.js';
-import {
-  command,
-  fields,
-  HOST,
-  isRunning,
-  killProcess,
-  makeTempDir,
-  removeTempDir,
-  spawnOnFreePort,
-  stopProcess,
-  text,
-} from './redis-cluster.js';
 
 export interface RedisSentinel {
   sentinels: Array<{ host: string; port: number }>;
@@ -43,38 +32,36 @@ export async function startRedisSentinel(
   const name = options.name ?? 'mymaster';
   const timeout = options.timeout ?? 20_000;
   const dir = makeTempDir('redis-sentinel-');
-  const processes = new Map<number, ChildProcess>();
+  const processes = new Map<number, RedisServer>();
   const servers: RedisSentinel['servers'] = [];
   const sentinelPorts: number[] = [];
 
   const stop = async () => {
-    await Promise.all([...processes.values()].map((child) => stopProcess(child)));
+    await Promise.all([...processes.values()].map((server) => server.stop()));
     removeTempDir(dir);
   };
 
-  const dataArgs = (port: number, extra: string[]) => {
-    const nodeDir = path.join(dir, `data-${port}`);
-    mkdirSync(nodeDir, { recursive: true });
-    return [
-      ...['--port', String(port), '--bind', HOST, '--protected-mode', 'no'],
-      ...['--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', nodeDir],
-      ...extra,
-    ];
+  const dataNode = async (label: string, extra: string[]) => {
+    const server = await startRedisServer({
+      label,
+      args: (port) => {
+        const nodeDir = path.join(dir, `data-${port}`);
+        mkdirSync(nodeDir, { recursive: true });
+        return ['--dir', nodeDir, ...extra];
+      },
+    });
+    processes.set(server.port, server);
+    return server;
   };
 
   let masterPort: number;
   try {
-    const master = await spawnOnFreePort((port) => dataArgs(port, []), 'sentinel master');
+    const master = await dataNode('sentinel master', []);
     masterPort = master.port;
-    processes.set(master.port, master.child);
-    servers.push({ port: master.port, pid: master.child.pid!, role: 'master' });
+    servers.push({ port: master.port, pid: master.pid()!, role: 'master' });
 
-    const replica = await spawnOnFreePort(
-      (port) => dataArgs(port, ['--replicaof', HOST, String(masterPort)]),
-      'sentinel replica',
-    );
-    processes.set(replica.port, replica.child);
-    servers.push({ port: replica.port, pid: replica.child.pid!, role: 'replica' });
+    const replica = await dataNode('sentinel replica', ['--replicaof', HOST, String(masterPort)]);
+    servers.push({ port: replica.port, pid: replica.pid()!, role: 'replica' });
     // Sentinels learn the replica from the master's INFO: let it attach first.
     await waitFor(
       async () =>
@@ -83,28 +70,28 @@ export async function startRedisSentinel(
     );
 
     for (let i = 0; i < 3; i++) {
-      const sentinel = await spawnOnFreePort((port) => {
-        const sentinelDir = path.join(dir, `sentinel-${port}`);
-        mkdirSync(sentinelDir, { recursive: true });
+      const sentinel = await startRedisServer({
+        label: 'sentinel',
         // Sentinel rewrites its config file: it must be a writable file of its own.
-        const conf = path.join(sentinelDir, 'sentinel.conf');
-        writeFileSync(
-          conf,
-          [
-            `port ${port}`,
-            `bind ${HOST}`,
-            'protected-mode no',
-            'daemonize no',
-            `dir ${sentinelDir}`,
-            `sentinel monitor ${name} ${HOST} ${masterPort} 2`,
-            `sentinel down-after-milliseconds ${name} 1000`,
-            `sentinel failover-timeout ${name} 3000`,
-            '',
-          ].join('\n'),
-        );
-        return [conf, '--sentinel'];
-      }, 'sentinel');
-      processes.set(sentinel.port, sentinel.child);
+        configFile: (port) => {
+          const sentinelDir = path.join(dir, `sentinel-${port}`);
+          mkdirSync(sentinelDir, { recursive: true });
+          const conf = path.join(sentinelDir, 'sentinel.conf');
+          writeFileSync(
+            conf,
+            [
+              `dir ${sentinelDir}`,
+              `sentinel monitor ${name} ${HOST} ${masterPort} 2`,
+              `sentinel down-after-milliseconds ${name} 1000`,
+              `sentinel failover-timeout ${name} 3000`,
+              '',
+            ].join('\n'),
+          );
+          return conf;
+        },
+        args: ['--sentinel'],
+      });
+      processes.set(sentinel.port, sentinel);
       sentinelPorts.push(sentinel.port);
     }
 
@@ -153,9 +140,9 @@ export async function startRedisSentinel(
     masterPort: currentMaster,
     async killMaster() {
       const killed = await currentMaster();
-      await killProcess(processes.get(killed)!);
+      await processes.get(killed)!.kill();
       servers.find((s) => s.port === killed)!.role = 'dead';
-      const candidates = servers.filter((s) => isRunning(processes.get(s.port)!));
+      const candidates = servers.filter((s) => processes.get(s.port)!.running());
       // down-after 1 s, then the sentinels vote and promote: a few seconds.
       const promoted = await waitFor<number | false>(
         async () => {
