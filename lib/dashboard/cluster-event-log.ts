@@ -2,6 +2,10 @@
 // discovery events), and jobs changing owner on the ring (seen by comparing owners over time).
 import type { DiscoveryEvent, NodeInfo } from '../discovery/node-info.interface.js';
 import type { ClusterEvent } from './cluster-state.js';
+import type { StandIn } from './takeover-tracker.js';
+
+/** The node that ran a job's ticks instead of `owner`, if one did (see TakeoverTracker). */
+export type StandInOf = (job: string, owner: string) => StandIn | undefined;
 
 export class ClusterEventLog {
   private readonly events: ClusterEvent[] = [];
@@ -48,24 +52,37 @@ export class ClusterEventLog {
 
   /**
    * Records each job whose owner changed since the last call: a failover when the old owner is no
-   * longer in the pool. A job's first owner, and a pool without nodes, are not events.
+   * longer in the pool, dated when another node first ran its ticks if that was seen (a crashed
+   * owner is removed a TTL later). A job's first owner, and a pool without nodes, are not events.
    */
   checkOwners(
     owners: ReadonlyArray<{ name: string; owner: string | undefined }>,
     poolNodes: readonly string[],
     at: number,
+    standInOf: StandInOf = () => undefined,
   ): void {
     for (const { name, owner } of owners) {
       const before = this.owners.get(name);
       this.owners.set(name, owner);
       if (before === undefined || owner === undefined || before === owner) continue;
       const failover = !poolNodes.includes(before);
-      this.add({ kind: 'owner', at, job: name, from: before, to: owner, failover });
+      const standIn = failover ? standInOf(name, before) : undefined;
+      this.add({
+        kind: 'owner',
+        at: standIn && standIn.startedAt < at ? standIn.startedAt : at,
+        job: name,
+        from: before,
+        to: owner,
+        failover,
+        ...(standIn && { takenOver: { by: standIn.nodeId, tick: standIn.tick } }),
+      });
     }
   }
 
+  /** In time order, newest first: an event dated earlier than the last goes below it. */
   private add(event: ClusterEvent): void {
-    this.events.unshift(event);
+    const index = this.events.findIndex((e) => e.at <= event.at);
+    this.events.splice(index === -1 ? this.events.length : index, 0, event);
     if (this.events.length > this.max) this.events.length = this.max;
   }
 }

@@ -1,5 +1,6 @@
 // What the live cluster page shows, as the JSON of `GET <path>/state`: nodes by service, the pool
 // and its ring, the jobs with their recent runs, and recent events. Nothing secret goes in here.
+import type { JobSkips } from '../jobs/distributed-job.interface.js';
 
 /** A node as listed under one of its services. */
 export interface NodeView {
@@ -34,6 +35,22 @@ export interface PoolView {
   /** When the membership last changed (this node's clock, ms). */
   changedAt: number | undefined;
   ring: RingArc[];
+  /** Nodes of the pool that look down before the registry removes them, sorted by node id. */
+  suspects: SuspectView[];
+}
+
+/**
+ * A node of the pool that may be down: its heartbeat is overdue (more than `heartbeatInterval`
+ * and a margin since its last beat), or another node ran a tick of a job it owns.
+ */
+export interface SuspectView {
+  nodeId: string;
+  reason: 'heartbeat' | 'tick';
+  /** Redis time, ms: the last heartbeat (`heartbeat`), or when the tick ran elsewhere (`tick`). */
+  since: number;
+  /** With `tick`: the job whose tick ran elsewhere and the node that ran it. */
+  job?: string;
+  ranOn?: string;
 }
 
 /** One run of a job anywhere in the pool, as Redis recorded its claim. */
@@ -58,6 +75,8 @@ export interface JobView {
   running: boolean;
   runs: number;
   skips: number;
+  /** `skips` by reason: `claimedElsewhere` is normal on every node but the one that ran a tick. */
+  skipped: JobSkips;
   errors: number;
   /** This node's clock, ms. */
   lastRun: number | undefined;
@@ -78,7 +97,11 @@ export type ClusterEvent =
       resynced: boolean;
     }
   | { kind: 'updated'; at: number; nodeId: string; pool: string; changes: string[] }
-  /** The ring gave a job to another node: a failover when the old owner left the pool. */
+  /**
+   * The ring gave a job to another node: a failover when the old owner left the pool. `at` is when
+   * the ring changed, or for a failover (`takenOver`), when another node first ran a tick of the
+   * job after the old owner's last run (Redis time), which comes first when a node crashed.
+   */
   | {
       kind: 'owner';
       at: number;
@@ -86,6 +109,8 @@ export type ClusterEvent =
       from: string | undefined;
       to: string | undefined;
       failover: boolean;
+      /** With a failover: the node that first ran the job's ticks instead, if seen. */
+      takenOver?: { by: string; tick: number };
     };
 
 export interface ClusterState {

@@ -13,6 +13,11 @@ export interface DiscoveryDashboardOptions {
   maxEvents?: number;
   /** How many recent runs of each job the page shows (read from Redis). Default 10; 0: none. */
   recentRuns?: number;
+  /**
+   * An event stream whose client has not caught up with what it was sent for this long, ms, is
+   * closed; until then it gets no state but the latest, once it has caught up. Default 30000.
+   */
+  slowClientTimeout?: number;
 }
 
 export interface ResolvedDashboardOptions {
@@ -22,4 +27,5 @@ export interface ResolvedDashboardOptions {
   pollInterval: number;
   maxEvents: number;
   recentRuns: number;
+  slowClientTimeout: number;
 }

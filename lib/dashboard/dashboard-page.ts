@@ -49,6 +49,10 @@ tr.self td { background: color-mix(in srgb, var(--info-bg) 45%, transparent); }
 .node { white-space: nowrap; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
 .node i { display: inline-block; width: 9px; height: 9px; border-radius: 50%; margin-right: 5px; }
 .tag { font: 600 10.5px system-ui, sans-serif; color: var(--info); background: var(--info-bg); border-radius: 4px; padding: 1px 5px; }
+.tag.suspect { color: var(--warn); background: var(--warn-bg); }
+.warn { color: var(--warn); }
+.skips { margin: 6px 0 0; }
+.reason.warn { font-weight: 600; }
 .badge { font-size: 12px; font-weight: 600; border-radius: 999px; padding: 2px 10px; background: var(--bg); border: 1px solid var(--line); }
 .badge.steady, .badge.live { color: var(--good); background: var(--good-bg); border-color: transparent; }
 .badge.upgrading { color: var(--warn); background: var(--warn-bg); border-color: transparent; }
@@ -74,6 +78,7 @@ dl div { min-width: 0; }
 dt { font-size: 11px; color: var(--muted); }
 dd { margin: 0; font-variant-numeric: tabular-nums; font-weight: 600; }
 dd.bad { color: var(--bad); }
+dd.warn { color: var(--warn); }
 table.runs td { padding: 2px 8px 2px 0; font-size: 12.5px; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 #events { list-style: none; margin: 0; padding: 0; max-height: 420px; overflow: auto; }

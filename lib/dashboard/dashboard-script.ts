@@ -5,16 +5,20 @@ export const DASHBOARD_SCRIPT = String.raw`
 (function () {
   'use strict';
   var base = location.pathname.replace(/\/+$/, '');
-  var palette = ['#2563eb', '#db2777', '#059669', '#d97706', '#7c3aed', '#0891b2', '#dc2626',
-    '#65a30d', '#c026d3', '#475569'];
-  var colors = {};
-  var used = 0;
   var last = null;
+  var suspects = {};
   var $ = function (id) { return document.getElementById(id); };
 
+  var palette = ['#2563eb', '#db2777', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#dc2626',
+    '#65a30d', '#c026d3', '#64748b', '#92400e', '#0f766e'];
+  // From the node id alone (FNV-1a, then mixed), so a node keeps its colour whoever joins or
+  // leaves, on every page; two nodes share one in 12 times, and their ids are written beside.
   function color(id) {
-    if (!(id in colors)) colors[id] = palette[used++ % palette.length];
-    return colors[id];
+    var h = 0x811c9dc5;
+    for (var i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    return palette[((h ^ (h >>> 16)) >>> 0) % palette.length];
   }
   function esc(value) {
     return String(value).replace(/[&<>"']/g, function (c) {
@@ -32,10 +36,17 @@ export const DASHBOARD_SCRIPT = String.raw`
     return ms < 1000 ? ms + ' ms' : (ms / 1000).toFixed(ms < 10000 ? 2 : 1) + ' s';
   }
   function delay(ms) { return ms === undefined || ms === null ? '—' : '+' + duration(ms); }
-  function node(id, self) {
+  function node(id, self, mark) {
     if (id === undefined || id === null) return '<span class="muted">none</span>';
+    var suspect = mark && suspects[id];
     return '<span class="node"><i style="background:' + color(id) + '"></i>' + esc(id) +
-      (self ? ' <b class="tag">this node</b>' : '') + '</span>';
+      (self ? ' <b class="tag">this node</b>' : '') +
+      (suspect ? ' <b class="tag suspect" title="' + esc(why(suspect)) + '">suspect</b>' : '') +
+      '</span>';
+  }
+  function why(s) {
+    return s.reason === 'heartbeat' ? 'no heartbeat since ' + clock(s.since) :
+      s.ranOn + ' ran its tick of ' + s.job + ' at ' + clock(s.since);
   }
 
   function renderServices(state) {
@@ -45,8 +56,12 @@ export const DASHBOARD_SCRIPT = String.raw`
         var meta = Object.keys(n.metadata).sort().map(function (k) {
           return '<span class="kv">' + esc(k) + '=' + esc(n.metadata[k]) + '</span>';
         }).join(' ');
-        return '<tr data-node="' + esc(n.nodeId) + '"' + (n.self ? ' class="self"' : '') + '><td>' +
-          node(n.nodeId, n.self) + '</td><td class="mono">' + esc(n.version || '—') +
+        var suspect = suspects[n.nodeId];
+        return '<tr data-node="' + esc(n.nodeId) + '" data-suspect="' +
+          (suspect ? suspect.reason : '') + '"' + (n.self ? ' class="self"' : '') + '><td>' +
+          node(n.nodeId, n.self, true) +
+          (suspect ? '<div class="small warn">' + esc(why(suspect)) + '</div>' : '') +
+          '</td><td class="mono">' + esc(n.version || '—') +
           '</td><td class="mono">' + esc(n.address) + '</td><td>' + esc(n.pool) + '</td><td>' +
           (meta || '<span class="muted">—</span>') + '</td></tr>';
       }).join('');
@@ -97,12 +112,14 @@ export const DASHBOARD_SCRIPT = String.raw`
       '</text></svg>';
     var legend = state.pool.nodes.map(function (id) {
       var owned = state.jobs.filter(function (j) { return j.owner === id; }).length;
-      return '<li>' + node(id, id === state.nodeId) + ' <span class="muted">owns ' + owned +
+      return '<li>' + node(id, id === state.nodeId, true) + ' <span class="muted">owns ' + owned +
         (owned === 1 ? ' job' : ' jobs') + '</span></li>';
     }).join('');
     return svg + '<ul class="legend">' + legend + '</ul>';
   }
 
+  var SKIP_REASONS = { deadline: 'past deadline', overlap: 'overlap', redisError: 'Redis error',
+    noLease: 'no lease', stopping: 'stopping' };
   function renderJobs(state) {
     if (state.jobs.length === 0) return '<p class="muted">No distributed job in this app.</p>';
     return state.jobs.map(function (job) {
@@ -114,17 +131,32 @@ export const DASHBOARD_SCRIPT = String.raw`
           '</td><td>' + node(run.nodeId) + '</td><td class="num">' + delay(run.delay) +
           '</td></tr>';
       }).join('') + '</tbody></table>';
+      var trouble = Object.keys(job.skipped).filter(function (k) {
+        return k !== 'claimedElsewhere' && job.skipped[k] > 0;
+      });
+      var skipped = trouble.reduce(function (n, k) { return n + job.skipped[k]; }, 0);
+      var reasons = '<span class="reason normal" data-reason="claimedElsewhere" title="normal: ' +
+        'another node ran these ticks">claimed elsewhere ' + job.skipped.claimedElsewhere +
+        '</span>' + trouble.map(function (k) {
+          return ' · <span class="reason warn" data-reason="' + esc(k) + '">' +
+            esc(SKIP_REASONS[k] || k) + ' ' + job.skipped[k] + '</span>';
+        }).join('');
+      var suspect = job.owner && suspects[job.owner];
       return '<article class="job" data-job="' + esc(job.name) + '" data-owner="' +
-        esc(job.owner || '') + '"><header><h3>' +
-        esc(job.name) + '</h3><span class="' + (job.running ? 'running' : 'idle') + '">' +
-        (job.running ? 'running' : 'idle') + '</span></header><p class="muted small">' +
-        esc(job.schedule) + ', every ' + duration(job.period) + '</p>' +
-        '<p class="owner">owner ' + node(job.owner, job.owner === state.nodeId) + '</p>' +
-        '<dl><div><dt>runs</dt><dd>' + job.runs + '</dd></div><div><dt>skips</dt><dd>' +
-        job.skips + '</dd></div><div><dt>errors</dt><dd' + (job.errors ? ' class="bad"' : '') +
-        '>' + job.errors + '</dd></div><div><dt>last run</dt><dd>' + clock(job.lastRun) +
+        esc(job.owner || '') + '" data-owner-suspect="' + (suspect ? suspect.reason : '') +
+        '"><header><h3>' + esc(job.name) + '</h3><span class="' +
+        (job.running ? 'running' : 'idle') + '">' + (job.running ? 'running' : 'idle') +
+        '</span></header><p class="muted small">' + esc(job.schedule) + ', every ' +
+        duration(job.period) + '</p><p class="owner">owner ' +
+        node(job.owner, job.owner === state.nodeId, true) + '</p>' +
+        (suspect ? '<p class="small warn">' + esc(why(suspect)) + '</p>' : '') +
+        '<dl><div><dt>runs</dt><dd>' + job.runs + '</dd></div><div><dt>skipped</dt><dd' +
+        (skipped ? ' class="warn"' : '') + ' title="ticks not run here for any reason but claimed elsewhere">' + skipped +
+        '</dd></div><div><dt>errors</dt><dd' + (job.errors ? ' class="bad"' : '') + '>' +
+        job.errors + '</dd></div><div><dt>last run</dt><dd>' + clock(job.lastRun) +
         '</dd></div><div><dt>took</dt><dd>' + duration(job.lastDuration) + '</dd></div>' +
         '<div><dt>start delay</dt><dd>' + delay(job.lastStartDelay) + '</dd></div></dl>' +
+        '<p class="skips small muted">' + reasons + '</p>' +
         '<h4>Recent runs <span class="muted">(tick, node, start delay)</span></h4>' + runs +
         '</article>';
     }).join('');
@@ -142,7 +174,9 @@ export const DASHBOARD_SCRIPT = String.raw`
           (e.changes.length ? ': ' + esc(e.changes.join('; ')) : '')];
       default:
         return [e.failover ? 'failover' : 'moved', 'job <b>' + esc(e.job) + '</b> ' +
-          (e.failover ? 'failed over' : 'moved') + ' from ' + node(e.from) + ' to ' + node(e.to)];
+          (e.failover ? 'failed over' : 'moved') + ' from ' + node(e.from) + ' to ' + node(e.to) +
+          (e.takenOver ? ' <span class="muted">(' + esc(e.takenOver.by) + ' ran its tick of ' +
+            clock(e.takenOver.tick) + ')</span>' : '')];
     }
   }
   function renderEvents(state) {
@@ -157,7 +191,8 @@ export const DASHBOARD_SCRIPT = String.raw`
 
   function render(state) {
     last = state;
-    state.pool.nodes.forEach(color);
+    suspects = {};
+    state.pool.suspects.forEach(function (s) { suspects[s.nodeId] = s; });
     $('pool').textContent = state.pool.name;
     $('viewer').textContent = state.nodeId;
     var pool = $('pool-state');

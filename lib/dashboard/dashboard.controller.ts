@@ -6,13 +6,10 @@ import {
   Header,
   Inject,
   Res,
-  Sse,
   UseGuards,
   type CanActivate,
-  type MessageEvent,
   type Type,
 } from '@nestjs/common';
-import type { Observable } from 'rxjs';
 import { ClusterMonitor } from './cluster-monitor.js';
 import type { ClusterState } from './cluster-state.js';
 import { DASHBOARD_PAGE, DASHBOARD_PAGE_POLICY } from './dashboard-page.js';
@@ -40,10 +37,12 @@ export function createDashboardController(
       return this.monitor.read();
     }
 
-    @Sse('events')
-    events(@Res() response: { raw?: StreamResponse }): Observable<MessageEvent> {
-      // Nest answers @Sse() routes itself, on the Node response (`raw` under Fastify).
-      return this.monitor.stream(response.raw ?? (response as StreamResponse));
+    @Get('events')
+    events(@Res() response: { raw?: StreamResponse; hijack?: () => unknown }): void {
+      // Written by the monitor itself, on the Node response (`raw` under Fastify, which must not
+      // answer it), not through @Sse(): so it knows what a slow client has not read yet.
+      response.hijack?.();
+      this.monitor.stream(response.raw ?? (response as StreamResponse));
     }
   }
   Controller(path)(DiscoveryDashboardController);

@@ -7,6 +7,7 @@ import { ServiceDiscovery } from '../discovery/service-discovery.service.js';
 import { DistributedJobs } from '../jobs/distributed-jobs.service.js';
 import { NodePool } from '../node-pool/node-pool.service.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
+import type { HeartbeatTiming } from './node-suspicion.js';
 
 export interface DiscoverySources {
   discovery: ServiceDiscovery;
@@ -14,6 +15,8 @@ export interface DiscoverySources {
   jobs: DistributedJobs;
   /** Virtual nodes per node (option `hashReplicas`), to draw the ring as the pool builds it. */
   hashReplicas: number;
+  /** This node's heartbeat settings, by which the pool's heartbeats are judged overdue. */
+  heartbeat: HeartbeatTiming;
 }
 
 export function findDiscoverySources(moduleRef: ModuleRef): DiscoverySources {
@@ -23,6 +26,10 @@ export function findDiscoverySources(moduleRef: ModuleRef): DiscoverySources {
     pool: only(moduleRef, NodePool),
     jobs: only(moduleRef, DistributedJobs),
     hashReplicas: options.hashReplicas,
+    heartbeat: {
+      heartbeatInterval: options.heartbeatInterval,
+      heartbeatTTL: options.heartbeatTTL,
+    },
   };
 }
 

@@ -7,15 +7,22 @@ const SEND_TIMEOUT_MS = 1000;
 /** The Node response under an event stream (`res`, or `res.raw` under Fastify). */
 export interface StreamResponse {
   readonly writableFinished?: boolean;
+  readonly writableLength?: number;
   readonly destroyed?: boolean;
   readonly socket?: StreamSocket | null;
   readonly req?: { readonly httpVersionMajor?: number };
-  once(event: 'finish' | 'close', listener: () => void): unknown;
+  writeHead(status: number, headers: Record<string, string>): unknown;
+  write(chunk: string): boolean;
+  end(chunk?: string): unknown;
+  once(event: 'finish' | 'close' | 'drain', listener: () => void): unknown;
   destroy(): unknown;
 }
 
 export interface StreamSocket {
   end(): unknown;
+  setNoDelay?(noDelay: boolean): unknown;
+  setKeepAlive?(enable: boolean): unknown;
+  setTimeout?(ms: number): unknown;
 }
 
 /** The connection of a stream, taken when it opens: a response lets go of it once sent. */

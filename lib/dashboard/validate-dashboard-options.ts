@@ -14,6 +14,7 @@ const KNOWN_KEYS: ReadonlyArray<keyof DiscoveryDashboardOptions> = [
   'pollInterval',
   'maxEvents',
   'recentRuns',
+  'slowClientTimeout',
 ];
 
 /** One or more URL path segments of unreserved characters, e.g. `cluster` or `ops/cluster`. */
@@ -42,6 +43,13 @@ export function validateDashboardOptions(input: unknown): ResolvedDashboardOptio
     pollInterval: integer('pollInterval', options.pollInterval, 500, 100, 60_000),
     maxEvents: integer('maxEvents', options.maxEvents, 50, 1, 1000),
     recentRuns: integer('recentRuns', options.recentRuns, 10, 0, 100),
+    slowClientTimeout: integer(
+      'slowClientTimeout',
+      options.slowClientTimeout,
+      30_000,
+      1000,
+      3_600_000,
+    ),
   };
 }
 

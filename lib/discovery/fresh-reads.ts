@@ -26,6 +26,20 @@ export class FreshReads {
     return this.decoder.decodeAll(records.filter((_, i) => deadlines[i] > now));
   }
 
+  /**
+   * The heartbeat deadline (Redis time, ms) of each node offering `serviceName`, by node id,
+   * expired ones not yet removed included; records that do not decode or verify are left out.
+   */
+  async deadlines(serviceName: string): Promise<Map<string, number>> {
+    const { records, deadlines } = await this.store.fetchService(serviceName);
+    const found = new Map<string, number>();
+    records.forEach((record, i) => {
+      const node = this.decoder.decode(record);
+      if (node) found.set(node.nodeId, deadlines[i]);
+    });
+    return found;
+  }
+
   /** The record of `nodeId` if it is alive. */
   async node(nodeId: string): Promise<NodeInfo | undefined> {
     const record = await this.store.fetchNode(nodeId);

@@ -95,6 +95,16 @@ export class ServiceDiscovery {
     return this.sync.view.all();
   }
 
+  /**
+   * The heartbeat deadline of each node offering `serviceName`, by node id: when it expires unless
+   * it beats again (Redis time, ms), read from Redis now (cost: that service's nodes). A node beat
+   * last at its deadline minus its `heartbeatTTL`; a past deadline: expired, not removed yet.
+   */
+  async heartbeatDeadlines(serviceName: string): Promise<Map<string, number>> {
+    argument('serviceName', serviceName, nameRule);
+    return this.sync.fresh.deadlines(serviceName);
+  }
+
   /** Nodes offering `serviceName`, optionally at an exact `version` or inside a semver range. */
   async findNodesByService(
     serviceName: string,

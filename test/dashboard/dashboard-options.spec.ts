@@ -23,7 +23,7 @@ function expectRejected(input: unknown, option: string, message: string): void {
 }
 
 describe('DiscoveryDashboardModule.forRoot options', () => {
-  it('defaults: the page at /cluster, no guard, a 500 ms poll, 50 events, 10 runs per job', () => {
+  it('defaults: the page at /cluster, no guard, a 500 ms poll, 50 events, 10 runs per job, slow clients closed after 30 s', () => {
     for (const input of [undefined, {}]) {
       expect(validateDashboardOptions(input)).toEqual({
         path: 'cluster',
@@ -31,6 +31,7 @@ describe('DiscoveryDashboardModule.forRoot options', () => {
         pollInterval: 500,
         maxEvents: 50,
         recentRuns: 10,
+        slowClientTimeout: 30_000,
       });
     }
   });
@@ -40,6 +41,7 @@ describe('DiscoveryDashboardModule.forRoot options', () => {
     expect(resolved.path).toBe('ops/cluster');
     expect(resolved.guard).toBe(AllowAll);
     expect(validateDashboardOptions({ recentRuns: 0 }).recentRuns).toBe(0);
+    expect(validateDashboardOptions({ slowClientTimeout: 1000 }).slowClientTimeout).toBe(1000);
   });
 
   it('refuses bad values with an InvalidOptionError naming the option', () => {
@@ -75,9 +77,14 @@ describe('DiscoveryDashboardModule.forRoot options', () => {
       'recentRuns (number 1.5) must be an integer from 0 to 100',
     );
     expectRejected(
+      { slowClientTimeout: 999 },
+      'slowClientTimeout',
+      'slowClientTimeout (number 999) must be an integer from 1000 to 3600000',
+    );
+    expectRejected(
       { path: 'cluster', signingKey: 'x' },
       'signingKey',
-      'Unknown dashboard option "signingKey"; known options: path, guard, pollInterval, maxEvents, recentRuns',
+      'Unknown dashboard option "signingKey"; known options: path, guard, pollInterval, maxEvents, recentRuns, slowClientTimeout',
     );
     expectRejected('cluster', 'options', 'dashboard options must be an object (got "cluster")');
   });

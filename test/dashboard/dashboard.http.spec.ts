@@ -12,6 +12,8 @@ import {
   DiscoveryDashboardModule,
   DiscoveryModule,
   DistributedJob,
+  InvalidArgumentError,
+  ServiceDiscovery,
   type DiscoveryDashboardOptions,
   type DiscoveryModuleOptions,
 } from 'nestjs-redis-discovery';
@@ -180,6 +182,29 @@ describe('live cluster page over HTTP', () => {
     expect(ended).toBe(true);
     expect(closeTook).toBeLessThan(1000);
     process.stdout.write(`dashboard: app.close() with an SSE client took ${closeTook} ms\n`);
+  });
+
+  it('reads heartbeat deadlines (ServiceDiscovery.heartbeatDeadlines) and calls no beating node suspect', async () => {
+    const { app, url } = await startApp({}, { heartbeatInterval: 200, heartbeatTTL: 3000 });
+    const discovery = app.get(ServiceDiscovery);
+    const deadlines = await discovery.heartbeatDeadlines('web');
+    expect([...deadlines.keys()]).toEqual(['web-1']);
+    // The last beat was at most an interval (and a round trip) ago: deadline - TTL.
+    const sinceBeat = discovery.serverNow() - (deadlines.get('web-1')! - 3000);
+    expect(sinceBeat).toBeGreaterThanOrEqual(-50);
+    expect(sinceBeat).toBeLessThan(3000);
+    expect(await discovery.heartbeatDeadlines('nobody')).toEqual(new Map());
+    await expect(discovery.heartbeatDeadlines('')).rejects.toThrow(InvalidArgumentError);
+    const state = (await (await fetch(`${url}/cluster/state`)).json()) as any;
+    expect(state.pool.suspects).toEqual([]);
+    expect(state.jobs[0].skipped).toEqual({
+      claimedElsewhere: 0,
+      deadline: 0,
+      overlap: 0,
+      redisError: 0,
+      noLease: 0,
+      stopping: 0,
+    });
   });
 
   it('without DiscoveryModule the app fails at startup, saying what is missing', async () => {
