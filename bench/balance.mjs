@@ -1,6 +1,6 @@
 // Balance of the hash ring: jobs per node (max / mean) and the share of jobs that move when one
 // node leaves, for N nodes and J jobs, plain consistent hashing and bounded loads (HashRing).
-import { HashRing } from 'nestjs-redis-discovery';
+import { HashRing } from '../dist/node-pool/hash-ring.js';
 
 function assign(ids, jobs, mode) {
   const ring = new HashRing(ids);

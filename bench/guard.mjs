@@ -5,7 +5,8 @@ import 'reflect-metadata';
 import { performance } from 'node:perf_hooks';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { DiscoveryModule, HashRing } from 'nestjs-redis-discovery';
+import { DiscoveryModule } from 'nestjs-redis-discovery';
+import { HashRing } from '../dist/node-pool/hash-ring.js';
 import { nodePoolOver } from './lib/library.mjs';
 import { summarize } from './lib/stats.mjs';
 

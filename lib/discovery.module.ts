@@ -30,8 +30,8 @@ import {
   STORES,
 } from './discovery.constants.js';
 import type { DiscoveryStats } from './discovery/node-info.interface.js';
-import { NodeMembership } from './discovery/node-membership.service.js';
-import { RegistrySync } from './discovery/registry-sync.service.js';
+import { NodeMembership } from './discovery/membership/node-membership.service.js';
+import { RegistrySync } from './discovery/view/registry-sync.service.js';
 import { ServiceDiscovery } from './discovery/service-discovery.service.js';
 import { DistributedJobs } from './jobs/distributed-jobs.service.js';
 import { DistributedJobsExplorer } from './jobs/distributed-jobs.explorer.js';
@@ -95,6 +95,7 @@ export class DiscoveryModule
   constructor(
     @Inject(DISCOVERY_OPTIONS) private readonly options: ResolvedDiscoveryOptions,
     @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
+    private readonly membership: NodeMembership,
     private readonly discovery: ServiceDiscovery,
     private readonly jobs: DistributedJobs,
     private readonly explorer: DistributedJobsExplorer,
@@ -116,7 +117,7 @@ export class DiscoveryModule
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.releaseOnFailure(() => this.discovery.startHeartbeat());
+    await this.releaseOnFailure(() => this.membership.start());
     if (this.options.address === undefined && this.adapterHost) {
       // The app's own address is known only once it listens: publish it then.
       this.listening = this.adapterHost.listen$.subscribe(() => {
@@ -129,10 +130,10 @@ export class DiscoveryModule
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.discovery.beginShutdown();
+    this.membership.beginShutdown();
     this.listening?.unsubscribe();
     await this.jobs.drain();
-    await this.discovery.shutdown();
+    await this.membership.shutdown();
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -147,7 +148,7 @@ export class DiscoveryModule
     try {
       await start();
     } catch (error) {
-      await this.discovery.shutdown();
+      await this.membership.shutdown();
       await this.store.close();
       throw error;
     }

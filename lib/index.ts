@@ -1,5 +1,6 @@
 // The package's public API: the modules, their services, the decorator, the errors and the types,
-// re-exported from where they live. What is not exported here is internal to the library.
+// re-exported from where they live. Everything exported here is public (semver applies); anything
+// else is internal, and the tests and benchmarks that need it import it by path.
 export { DiscoveryModule } from './discovery.module.js';
 export type { DiscoveryOptionsFactory } from './discovery.module-definition.js';
 export { DISCOVERY_OPTIONS } from './discovery.constants.js';
@@ -11,7 +12,6 @@ export type {
   RetryOptions,
   ServiceDescriptor,
 } from './options/discovery-options.interface.js';
-export { validateOptions } from './options/validate-options.js';
 export {
   DiscoveryError,
   DuplicateJobNameError,
@@ -34,7 +34,6 @@ export type {
 } from './discovery/node-info.interface.js';
 export { NodePool } from './node-pool/node-pool.service.js';
 export type { PoolState } from './node-pool/node-pool.service.js';
-export { HashRing, hash64 } from './node-pool/hash-ring.js';
 export { DistributedJob } from './jobs/distributed-job.decorator.js';
 export { DistributedJobs } from './jobs/distributed-jobs.service.js';
 export { getJobContext } from './jobs/job-context.js';

@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { NodePool, validateOptions } from 'nestjs-redis-discovery';
+import { NodePool } from 'nestjs-redis-discovery';
+import { validateOptions } from '../../dist/options/validate-options.js';
 import { decodeRecord, encodeRecord } from '../../dist/discovery/node-record.codec.js';
 import { RegistryView } from '../../dist/discovery/registry-view.js';
 import { recordTag, tagValue } from '../../dist/storage/registry-digest.js';

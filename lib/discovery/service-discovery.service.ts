@@ -9,19 +9,17 @@ import {
   servicesRule,
   type Rule,
 } from '../common/field-rules.js';
-import type { RecordSigner } from '../common/record-signer.js';
-import { DISCOVERY_OPTIONS, DISCOVERY_STATS, RECORD_SIGNER } from '../discovery.constants.js';
+import { DISCOVERY_OPTIONS, DISCOVERY_STATS } from '../discovery.constants.js';
 import type {
   ResolvedDiscoveryOptions,
   ServiceDescriptor,
 } from '../options/discovery-options.interface.js';
 import type { DiscoveryEventHandler, DiscoveryStats, NodeInfo } from './node-info.interface.js';
-import type { NodeLease } from './node-lease.js';
-import { NodeMembership, type LeaseStatus } from './node-membership.service.js';
-import { RegistrySync } from './registry-sync.service.js';
-import { versionMatcher } from './version-match.js';
+import { NodeMembership, type LeaseStatus } from './membership/node-membership.service.js';
+import { RegistrySync } from './view/registry-sync.service.js';
+import { versionMatcher } from './view/version-match.js';
 
-export type { LeaseStatus } from './node-membership.service.js';
+export type { LeaseStatus } from './membership/node-membership.service.js';
 
 /** Lookups answer from the in-process view; `fresh` reads Redis instead (one round trip). */
 export interface LookupOptions {
@@ -35,13 +33,10 @@ export interface LookupOptions {
 @Injectable()
 export class ServiceDiscovery {
   readonly nodeId: string;
-  private shutdownDone: Promise<void> | undefined;
 
   constructor(
     @Inject(DISCOVERY_OPTIONS) private readonly options: ResolvedDiscoveryOptions,
     @Inject(DISCOVERY_STATS) readonly stats: DiscoveryStats,
-    /** Signs this node's record and verifies everyone else's (option `signingKey`). */
-    @Inject(RECORD_SIGNER) readonly signer: RecordSigner | undefined,
     private readonly membership: NodeMembership,
     private readonly sync: RegistrySync,
   ) {
@@ -63,29 +58,6 @@ export class ServiceDiscovery {
   /** This node as peers see it. */
   get self(): NodeInfo {
     return this.membership.self;
-  }
-
-  /** This node's lease, judged by its own heartbeats. */
-  get lease(): NodeLease {
-    return this.membership.lease;
-  }
-
-  /**
-   * Registers this node and keeps it alive. Resolves after the first successful registration;
-   * idempotent. In client mode it only starts the view (lookups and events).
-   */
-  startHeartbeat(): Promise<void> {
-    return this.membership.start();
-  }
-
-  /** Stops heartbeats and removes this node from the registry. Idempotent. */
-  shutdown(): Promise<void> {
-    this.shutdownDone ??= (async () => {
-      this.sync.halt();
-      await this.membership.stop();
-      await this.sync.close();
-    })();
-    return this.shutdownDone;
   }
 
   /** Every live node. A partial view (`viewScope: 'used'`) does not hold them all: it reads Redis. */
@@ -179,32 +151,8 @@ export class ServiceDiscovery {
     return this.membership.serverNow();
   }
 
-  /** Like `serverNow()`, after one round trip if no reply has set the clock yet. */
-  syncedServerNow(): Promise<number> {
-    return this.membership.syncedServerNow();
-  }
-
-  /** Grows whenever the view changes; lets the node pool skip work when nothing did. */
-  get viewGeneration(): number {
-    return this.sync.view.generation;
-  }
-
   leaseStatus(): LeaseStatus {
     return this.membership.leaseStatus();
-  }
-
-  /** Shutdown has begun (jobs drain first): readiness should fail from now on. */
-  get isShuttingDown(): boolean {
-    return this.membership.isShuttingDown;
-  }
-
-  /** Called when shutdown begins, before jobs drain; heartbeats go on until `shutdown()`. */
-  beginShutdown(): void {
-    this.membership.beginShutdown();
-  }
-
-  get isStopping(): boolean {
-    return this.membership.isStopping;
   }
 }
 

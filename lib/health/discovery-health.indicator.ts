@@ -3,7 +3,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { DISCOVERY_OPTIONS } from '../discovery.constants.js';
-import { NodeMembership } from '../discovery/node-membership.service.js';
+import { NodeMembership } from '../discovery/membership/node-membership.service.js';
 import { NodePool } from '../node-pool/node-pool.service.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
 

@@ -11,13 +11,12 @@ import {
   RECORD_SIGNER,
 } from '../discovery.constants.js';
 import type { DiscoveryStats } from '../discovery/node-info.interface.js';
-import { NodeMembership } from '../discovery/node-membership.service.js';
+import { NodeMembership } from '../discovery/membership/node-membership.service.js';
 import type { DiscoveryMetrics } from '../metrics/discovery-metrics.js';
 import { NodePool } from '../node-pool/node-pool.service.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
 import type { ClaimResult, JobClaimStore } from '../storage/job-claim-store.interface.js';
 import type { JobRunRecord, JobSkips, JobStatus } from './distributed-job.interface.js';
-import type { JobInvoker } from './job-binding.js';
 import { claimDelay, defineJob, type JobOptions } from './job-definition.js';
 import { JobRunner, type JobCall, type JobMethod } from './job-runner.js';
 import { jobStatus, newJobState, sawTick, type JobState } from './job-state.js';
@@ -32,7 +31,7 @@ import { errorMessage } from '../common/error-message.js';
  * guarantees".
  */
 @Injectable()
-export class DistributedJobs implements JobInvoker {
+export class DistributedJobs {
   private readonly logger = new Logger('DistributedJobs');
   private readonly jobs = new Map<string, JobState>();
   private readonly claimer: TickClaimer;
@@ -67,7 +66,7 @@ export class DistributedJobs implements JobInvoker {
     );
   }
 
-  /** Declares a job; called by the explorer for every decorated method. */
+  /** Declares a job; called by the explorer for every decorated method. @internal */
   register(name: string, schedule: TickSchedule, options: JobOptions = {}): void {
     if (this.jobs.has(name)) {
       throw new DuplicateJobNameError(
@@ -97,6 +96,7 @@ export class DistributedJobs implements JobInvoker {
     }));
   }
 
+  /** Runs one firing of a job through the claim protocol; called by the decorated method. @internal */
   async invoke(
     name: string,
     instance: object,
@@ -163,7 +163,7 @@ export class DistributedJobs implements JobInvoker {
     }
   }
 
-  /** Stops taking ticks and waits for running jobs, up to `jobs.drainTimeout`, then aborts them. */
+  /** Stops taking ticks and waits for running jobs, up to `jobs.drainTimeout`, then aborts them. @internal */
   drain(): Promise<void> {
     return this.runner.drain();
   }

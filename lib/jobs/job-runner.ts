@@ -3,7 +3,7 @@
 import { Logger } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { DiscoveryError, RunCancelledError } from '../common/errors.js';
-import type { NodeMembership } from '../discovery/node-membership.service.js';
+import type { NodeMembership } from '../discovery/membership/node-membership.service.js';
 import type { DiscoveryMetrics } from '../metrics/discovery-metrics.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
 import { jobContextStorage } from './job-context.js';

@@ -3,8 +3,8 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { DISCOVERY_METRICS, DISCOVERY_STATS } from '../discovery.constants.js';
 import type { DiscoveryStats } from '../discovery/node-info.interface.js';
-import { NodeMembership } from '../discovery/node-membership.service.js';
-import { RegistrySync } from '../discovery/registry-sync.service.js';
+import { NodeMembership } from '../discovery/membership/node-membership.service.js';
+import { RegistrySync } from '../discovery/view/registry-sync.service.js';
 import type { JobSkips } from '../jobs/distributed-job.interface.js';
 import { DistributedJobs } from '../jobs/distributed-jobs.service.js';
 import type { DiscoveryMetrics } from './discovery-metrics.js';

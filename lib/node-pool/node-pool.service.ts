@@ -2,7 +2,7 @@
 // membership changes, and whether the pool is `steady` or still `upgrading` after a change.
 import { Inject, Injectable } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
-import { RegistrySync } from '../discovery/registry-sync.service.js';
+import { RegistrySync } from '../discovery/view/registry-sync.service.js';
 import { DISCOVERY_OPTIONS } from '../discovery.constants.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
 import { HashRing } from './hash-ring.js';
@@ -79,7 +79,10 @@ export class NodePool {
     return index === -1 ? this.ring.size : index === 0 ? 1 : index;
   }
 
-  /** Job names placed with bounded loads (option `balance: 'bounded'`); set by the job explorer. */
+  /**
+   * Job names placed with bounded loads (option `balance: 'bounded'`); set by the job explorer.
+   * @internal
+   */
   setJobNames(names: readonly string[]): void {
     this.boundedJobs = [...names];
     this.refresh(true);

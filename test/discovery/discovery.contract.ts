@@ -6,7 +6,7 @@ import {
   type DiscoveryModuleOptions,
 } from 'nestjs-redis-discovery';
 import { REGISTRY_STORE } from '../../lib/discovery.constants.js';
-import { RegistrySync } from '../../lib/discovery/registry-sync.service.js';
+import { RegistrySync } from '../../lib/discovery/view/registry-sync.service.js';
 import type { RegistryStore } from '../../lib/storage/registry-store.interface.js';
 import { startNode, type TestNode } from '../support/nest-node.js';
 import { waitFor } from '../support/redis-harness.js';

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { HashRing } from 'nestjs-redis-discovery';
+import { HashRing } from '../../lib/node-pool/hash-ring.js';
 import { NodeProcess, type JobSpec, type NodeReport } from '../support/node-process.js';
 import type { RedisHandle } from '../support/redis-harness.js';
 import { TcpProxy } from '../support/tcp-proxy.js';

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { HashRing } from 'nestjs-redis-discovery';
+import { HashRing } from '../../lib/node-pool/hash-ring.js';
 import {
   killAllNodes,
   NodeProcess,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { InvalidOptionError, validateOptions } from 'nestjs-redis-discovery';
+import { InvalidOptionError } from 'nestjs-redis-discovery';
+import { validateOptions } from '../../lib/options/validate-options.js';
 
 // The allowed-character phrases of the field rules, spelled out so a change of wording is caught.
 const NAME_CHARS = 'letters, digits and . _ - @ /, starting with a letter or digit';

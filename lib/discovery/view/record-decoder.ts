@@ -1,9 +1,9 @@
 // Turns records read back from Redis into frozen NodeInfo objects, once per distinct record
 // (cached), and counts and logs what it has to skip (garbage, or signatures that do not verify).
 import type { Logger } from '@nestjs/common';
-import type { RecordSigner } from '../common/record-signer.js';
-import { ThrottledWarning } from '../common/throttled-warning.js';
-import type { DiscoveryStats, NodeInfo } from './node-info.interface.js';
+import type { RecordSigner } from '../../common/record-signer.js';
+import { ThrottledWarning } from '../../common/throttled-warning.js';
+import type { DiscoveryStats, NodeInfo } from '../node-info.interface.js';
 import { decodeRecord, type Rejection } from './node-record.codec.js';
 
 /** Parsed records kept for fresh lookups and resyncs; emptied when full. */

@@ -1,9 +1,9 @@
 // Reads what a view holds from Redis: the whole registry page by page (decoding one page while
 // the next is on its way), or the pools and services of a partial view.
-import { ServerClock } from '../common/server-clock.js';
-import { tagValue } from '../storage/registry-digest.js';
-import type { RegistryStore, RegistryVersion } from '../storage/registry-store.interface.js';
-import type { NodeInfo } from './node-info.interface.js';
+import { ServerClock } from '../../common/server-clock.js';
+import { tagValue } from '../../storage/registry-digest.js';
+import type { RegistryStore, RegistryVersion } from '../../storage/registry-store.interface.js';
+import type { NodeInfo } from '../node-info.interface.js';
 import type { RecordDecoder } from './record-decoder.js';
 import type { RegistryView } from './registry-view.js';
 

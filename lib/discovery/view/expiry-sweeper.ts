@@ -1,17 +1,28 @@
 // When this process asks Redis to remove expired peers: a beating node only for a deadline due
 // before its next heartbeat (which reaps anyway), a client at least once per heartbeatInterval.
 import { Logger } from '@nestjs/common';
-import { ServerClock } from '../common/server-clock.js';
-import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
-import type { ReapResult, RegistryStore } from '../storage/registry-store.interface.js';
-import type { ViewMark } from './registry-view.js';
-import { errorMessage } from '../common/error-message.js';
+import { ServerClock } from '../../common/server-clock.js';
+import type { ResolvedDiscoveryOptions } from '../../options/discovery-options.interface.js';
+import type { RegistryStore } from '../../storage/registry-store.interface.js';
+import type { RegistryView } from './registry-view.js';
+import type { ViewResync } from './view-resync.js';
+import { errorMessage } from '../../common/error-message.js';
 
 /**
  * Every heartbeat reaps expired peers and tells the earliest deadline left, so in a healthy
  * cluster no extra call is made. The scripts are atomic: however many peers reap at once, each
  * expiry is removed and announced exactly once.
  */
+export interface ExpirySweeperDeps {
+  options: ResolvedDiscoveryOptions;
+  store: RegistryStore;
+  clock: ServerClock;
+  /** The view a sweep asks digests for and whose mark it sends. */
+  view: RegistryView;
+  /** Checks the view against every reply of a sweep. */
+  resync: ViewResync;
+}
+
 export class ExpirySweeper {
   private readonly logger = new Logger('ServiceDiscovery');
   private timer: NodeJS.Timeout | undefined;
@@ -19,17 +30,21 @@ export class ExpirySweeper {
   /** Whether heartbeats reap for this process (a registered node, not a client). */
   beating = false;
 
-  constructor(
-    private readonly options: ResolvedDiscoveryOptions,
-    private readonly store: RegistryStore,
-    private readonly clock: ServerClock,
-    /** What the view had applied when a sweep is sent, handed back with its reply. */
-    private readonly mark: () => ViewMark,
-    /** The digest fields of a partial view, to ask for. */
-    private readonly scope: () => string[],
-    /** Every reply of a sweep, for the view to check itself against. */
-    private readonly onReply: (reply: ReapResult, sent: ViewMark) => void,
-  ) {}
+  private readonly options: ResolvedDiscoveryOptions;
+  private readonly store: RegistryStore;
+  private readonly clock: ServerClock;
+  private readonly view: RegistryView;
+  private readonly resync: ViewResync;
+
+  constructor(deps: ExpirySweeperDeps) {
+    ({
+      options: this.options,
+      store: this.store,
+      clock: this.clock,
+      view: this.view,
+      resync: this.resync,
+    } = deps);
+  }
 
   /** Plans the next sweep from a reply's earliest deadline (`null`: none), or after `delay` ms. */
   plan(nextDeadline: number | null, delay?: number): void {
@@ -54,11 +69,11 @@ export class ExpirySweeper {
   private async sweep(): Promise<void> {
     this.timer = undefined;
     try {
-      const sent = this.mark();
+      const sent = this.view.mark();
       const sentAt = ServerClock.local();
-      const result = await this.store.reap(this.scope());
+      const result = await this.store.reap(this.view.scopeFields());
       this.clock.observe(result.serverTime, sentAt, ServerClock.local());
-      this.onReply(result, sent);
+      this.resync.check(result, sent);
       this.plan(result.nextDeadline);
     } catch (error) {
       this.logger.warn(`Expiry sweep failed: ${errorMessage(error)}`);

@@ -1,7 +1,7 @@
 // Lookups that read Redis now instead of the view (`{ fresh: true }`, and what a partial view
 // does not keep): all nodes page by page, one service by its set, one node by id.
-import type { RegistryStore } from '../storage/registry-store.interface.js';
-import type { NodeInfo } from './node-info.interface.js';
+import type { RegistryStore } from '../../storage/registry-store.interface.js';
+import type { NodeInfo } from '../node-info.interface.js';
 import type { RecordDecoder } from './record-decoder.js';
 import type { ViewLoader } from './view-loader.js';
 

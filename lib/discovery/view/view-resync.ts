@@ -1,11 +1,12 @@
 // Anti-entropy: checks the view against every reply of Redis (no extra round trip) and replaces
 // it from a snapshot when it went wrong, replaying the differences as `resynced` events.
 import type { Logger } from '@nestjs/common';
-import { errorMessage } from '../common/error-message.js';
-import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
-import type { ReapResult } from '../storage/registry-store.interface.js';
+import { errorMessage } from '../../common/error-message.js';
+import type { ResolvedDiscoveryOptions } from '../../options/discovery-options.interface.js';
+import type { ReapResult } from '../../storage/registry-store.interface.js';
+import type { EventApplier } from './event-applier.js';
 import { resyncedEvent, type EventHandlers } from './event-handlers.js';
-import type { DiscoveryStats } from './node-info.interface.js';
+import type { DiscoveryStats } from '../node-info.interface.js';
 import type { WireEvent } from './node-record.codec.js';
 import type { RegistryView, ViewMark } from './registry-view.js';
 import { checkView } from './view-check.js';
@@ -13,6 +14,17 @@ import type { ViewLoader } from './view-loader.js';
 
 /** How long an event-less version mismatch may last before it counts as a missed event. */
 const MISSED_EVENT_GRACE_MS = 150;
+
+export interface ViewResyncDeps {
+  options: Pick<ResolvedDiscoveryOptions, 'pubSubEnabled' | 'retry'>;
+  view: RegistryView;
+  loader: ViewLoader;
+  handlers: EventHandlers;
+  /** Applies the events held during a resync on top of its snapshot. */
+  applier: EventApplier;
+  stats: DiscoveryStats;
+  logger: Logger;
+}
 
 export class ViewResync {
   /** A resync is reading Redis: events wait in `held` until it is over. */
@@ -24,16 +36,25 @@ export class ViewResync {
   private missedCheck: NodeJS.Timeout | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
 
-  constructor(
-    private readonly options: Pick<ResolvedDiscoveryOptions, 'pubSubEnabled' | 'retry'>,
-    private readonly view: RegistryView,
-    private readonly loader: ViewLoader,
-    private readonly handlers: EventHandlers,
-    private readonly stats: DiscoveryStats,
-    private readonly logger: Logger,
-    /** Applies an event to the view (in order, or asks for a resync). */
-    private readonly apply: (event: WireEvent) => void,
-  ) {}
+  private readonly options: ViewResyncDeps['options'];
+  private readonly view: RegistryView;
+  private readonly loader: ViewLoader;
+  private readonly handlers: EventHandlers;
+  private readonly applier: EventApplier;
+  private readonly stats: DiscoveryStats;
+  private readonly logger: Logger;
+
+  constructor(deps: ViewResyncDeps) {
+    ({
+      options: this.options,
+      view: this.view,
+      loader: this.loader,
+      handlers: this.handlers,
+      applier: this.applier,
+      stats: this.stats,
+      logger: this.logger,
+    } = deps);
+  }
 
   /** Keeps an event that came while a resync reads Redis, to apply on top of its snapshot. */
   hold(event: WireEvent): void {
@@ -112,7 +133,9 @@ export class ViewResync {
           // Events of changes made while the pages were read: applied in order, on top.
           const pending = this.held.sort((a, b) => a.version - b.version);
           this.held = [];
-          for (const event of pending) this.apply(event);
+          for (const event of pending) {
+            if (this.applier.apply(event) === 'resync') this.wanted = true;
+          }
         } while (this.wanted && !this.stopped);
       } finally {
         this.running = false;

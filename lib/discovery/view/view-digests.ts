@@ -1,6 +1,6 @@
 // The digests a view keeps (the whole registry's, or those of the pools and services a partial
 // view holds) and what they were at recent versions, to compare with Redis's.
-import { withTag } from '../storage/registry-digest.js';
+import { withTag } from '../../storage/registry-digest.js';
 
 /** How many recent versions keep the digests the view had at them. */
 const HISTORY = 64;

@@ -5,9 +5,9 @@ import type {
   DiscoveryEvent,
   DiscoveryEventHandler,
   DiscoveryStats,
-} from './node-info.interface.js';
+} from '../node-info.interface.js';
 import type { ViewChange } from './registry-view.js';
-import { errorMessage } from '../common/error-message.js';
+import { errorMessage } from '../../common/error-message.js';
 
 /**
  * A change found by a resync, as an event: its `timestamp` is when it was noticed, and a missed

@@ -1,23 +1,24 @@
 // Everyone's view of the registry in this process: subscribes to change events, decodes and
 // confirms them, checks the view against Redis on every reply, and resyncs what it got wrong.
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { errorMessage } from '../common/error-message.js';
-import type { RecordSigner } from '../common/record-signer.js';
-import { ServerClock } from '../common/server-clock.js';
+import { errorMessage } from '../../common/error-message.js';
+import type { RecordSigner } from '../../common/record-signer.js';
+import { ServerClock } from '../../common/server-clock.js';
 import {
   DISCOVERY_OPTIONS,
   DISCOVERY_STATS,
   RECORD_SIGNER,
   REGISTRY_STORE,
-} from '../discovery.constants.js';
-import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
-import { recordTag, tagValue } from '../storage/registry-digest.js';
-import type { ReapResult, RegistryStore } from '../storage/registry-store.interface.js';
+} from '../../discovery.constants.js';
+import type { ResolvedDiscoveryOptions } from '../../options/discovery-options.interface.js';
+import { tagValue } from '../../storage/registry-digest.js';
+import type { ReapResult, RegistryStore } from '../../storage/registry-store.interface.js';
 import { confirmEvent } from './event-confirmation.js';
+import { EventApplier } from './event-applier.js';
 import { EventHandlers } from './event-handlers.js';
 import { ExpirySweeper } from './expiry-sweeper.js';
 import { FreshReads } from './fresh-reads.js';
-import type { DiscoveryEventHandler, DiscoveryStats, NodeInfo } from './node-info.interface.js';
+import type { DiscoveryEventHandler, DiscoveryStats, NodeInfo } from '../node-info.interface.js';
 import { decodeEvent, type WireEvent } from './node-record.codec.js';
 import { RecordDecoder } from './record-decoder.js';
 import { RegistryView, type ViewMark } from './registry-view.js';
@@ -36,6 +37,7 @@ export class RegistrySync {
   readonly fresh: FreshReads;
   private readonly handlers: EventHandlers;
   private readonly resync: ViewResync;
+  private readonly applier: EventApplier;
   private started: Promise<void> | undefined;
   private confirmations: Promise<void> = Promise.resolve();
   private unsubscribe: (() => Promise<void>) | undefined;
@@ -60,23 +62,10 @@ export class RegistrySync {
     );
     this.loader = new ViewLoader(store, clock, this.decoder, this.view);
     this.fresh = new FreshReads(store, this.loader, this.decoder);
-    this.resync = new ViewResync(
-      options,
-      this.view,
-      this.loader,
-      this.handlers,
-      stats,
-      this.logger,
-      (e) => this.applyEvent(e),
-    );
-    this.sweeper = new ExpirySweeper(
-      options,
-      store,
-      clock,
-      () => this.view.mark(),
-      () => this.scope(),
-      (reply, sent) => this.observe(reply, sent),
-    );
+    this.applier = new EventApplier(this.view, this.handlers);
+    const { view, loader, handlers, applier, logger } = this;
+    this.resync = new ViewResync({ options, view, loader, handlers, applier, stats, logger });
+    this.sweeper = new ExpirySweeper({ options, store, clock, view, resync: this.resync });
   }
 
   /**
@@ -120,7 +109,7 @@ export class RegistrySync {
 
   /** The digest fields of a partial view, asked of Redis with every beat and sweep. */
   scope(): string[] {
-    return this.view.scope.all ? [] : this.view.digests.fields;
+    return this.view.scopeFields();
   }
 
   /** A partial view starts keeping `serviceName` (its first lookup): resolves once filled. */
@@ -207,28 +196,6 @@ export class RegistrySync {
   }
 
   private applyEvent(event: WireEvent): void {
-    if (event.epoch !== this.view.epoch) {
-      // The registry's first write, seen by a view loaded from an empty Redis: nothing to reload
-      // (an empty registry at version 0 is the same in every epoch).
-      const first = this.view.epoch === '' && this.view.version === 0 && event.version === 1;
-      if (!first) return this.resync.request();
-      this.view.epoch = event.epoch;
-    }
-    if (event.version <= this.view.version) return; // already in the view
-    if (event.version > this.view.version + 1) return this.resync.request();
-    const { node } = event;
-    if (event.type === 'NODE_DEREGISTERED') {
-      // Even about this node: its lease is judged by its own heartbeats, never by an event.
-      this.view.remove(node.nodeId, event.version);
-    } else {
-      this.view.upsert(node, event.version, tagValue(recordTag(event.record)));
-    }
-    this.view.advance(event.version);
-    this.handlers.emit({
-      ...node,
-      type: event.type,
-      timestamp: event.timestamp,
-      ...(event.reason ? { reason: event.reason } : {}),
-    });
+    if (this.applier.apply(event) === 'resync') this.resync.request();
   }
 }

@@ -1,8 +1,8 @@
 // With `signingKey`, an event is only a hint (Redis scripts cannot sign): it counts if the signed
 // record Redis holds for that node now says the same.
-import type { RecordSigner } from '../common/record-signer.js';
-import type { RegistryStore } from '../storage/registry-store.interface.js';
-import type { NodeInfo } from './node-info.interface.js';
+import type { RecordSigner } from '../../common/record-signer.js';
+import type { RegistryStore } from '../../storage/registry-store.interface.js';
+import type { NodeInfo } from '../node-info.interface.js';
 import { decodeRecord, encodeRecord, type WireEvent } from './node-record.codec.js';
 
 /** Whether Redis confirms `event`; throws when Redis cannot be read. */

@@ -1,6 +1,6 @@
 // This process's copy of the registry (all of it, or the pools and services it uses), indexed by
 // service and pool so a lookup costs the nodes of that service and no round trip.
-import type { NodeInfo } from './node-info.interface.js';
+import type { NodeInfo } from '../node-info.interface.js';
 import { freezeNode } from './node-record.codec.js';
 import { ViewDigests } from './view-digests.js';
 
@@ -99,6 +99,11 @@ export class RegistryView {
 
   pool(serviceName: string): NodeInfo[] {
     return this.byPool.get(serviceName)?.slice() ?? [];
+  }
+
+  /** The digest fields a partial view asks Redis for (none for a whole view). */
+  scopeFields(): string[] {
+    return this.scope.all ? [] : this.digests.fields;
   }
 
   mark(): ViewMark {

@@ -3,31 +3,31 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { backoffDelay } from '../common/backoff.js';
-import { errorMessage } from '../common/error-message.js';
-import { DuplicateNodeIdError } from '../common/errors.js';
-import type { RecordSigner } from '../common/record-signer.js';
-import { ServerClock } from '../common/server-clock.js';
+import { backoffDelay } from '../../common/backoff.js';
+import { errorMessage } from '../../common/error-message.js';
+import { DuplicateNodeIdError } from '../../common/errors.js';
+import type { RecordSigner } from '../../common/record-signer.js';
+import { ServerClock } from '../../common/server-clock.js';
 import {
   DISCOVERY_METRICS,
   DISCOVERY_OPTIONS,
   DISCOVERY_STATS,
   RECORD_SIGNER,
   REGISTRY_STORE,
-} from '../discovery.constants.js';
-import type { DiscoveryMetrics } from '../metrics/discovery-metrics.js';
+} from '../../discovery.constants.js';
+import type { DiscoveryMetrics } from '../../metrics/discovery-metrics.js';
 import type {
   ResolvedDiscoveryOptions,
   ServiceDescriptor,
-} from '../options/discovery-options.interface.js';
-import { recordTag } from '../storage/registry-digest.js';
-import type { RegistryStore } from '../storage/registry-store.interface.js';
-import type { DiscoveryStats, NodeInfo } from './node-info.interface.js';
+} from '../../options/discovery-options.interface.js';
+import { recordTag } from '../../storage/registry-digest.js';
+import type { RegistryStore } from '../../storage/registry-store.interface.js';
+import type { DiscoveryStats, NodeInfo } from '../node-info.interface.js';
 import { deregisterWithin } from './deregistration.js';
 import { HeartbeatHealth, type LeaseStatus } from './heartbeat-health.js';
 import { NodeLease } from './node-lease.js';
-import { encodeRecord } from './node-record.codec.js';
-import { RegistrySync } from './registry-sync.service.js';
+import { encodeRecord } from '../view/node-record.codec.js';
+import { RegistrySync } from '../view/registry-sync.service.js';
 import { waitForRegistry } from './startup-wait.js';
 
 export type { LeaseStatus } from './heartbeat-health.js';
@@ -45,6 +45,7 @@ export class NodeMembership {
   private metadata: Record<string, string>;
 
   private started: Promise<void> | undefined;
+  private shutdownDone: Promise<void> | undefined;
   private stopping = false;
   private shuttingDown = false;
   /** Every write to Redis goes through this chain: heartbeats never overlap, updates serialize. */
@@ -90,8 +91,21 @@ export class NodeMembership {
     return this.started;
   }
 
+  /**
+   * Stops heartbeats, removes this node from the registry and ends the view's subscription (the
+   * module's shutdown, and a failed start). Idempotent.
+   */
+  shutdown(): Promise<void> {
+    this.shutdownDone ??= (async () => {
+      this.sync.halt();
+      await this.stop();
+      await this.sync.close();
+    })();
+    return this.shutdownDone;
+  }
+
   /** Stops heartbeats and removes this node from the registry. */
-  async stop(): Promise<void> {
+  private async stop(): Promise<void> {
     this.stopping = true;
     this.lease.end();
     clearTimeout(this.heartbeatTimer);
@@ -152,10 +166,6 @@ export class NodeMembership {
   /** Called when shutdown begins, before jobs drain; heartbeats go on until `stop()`. */
   beginShutdown(): void {
     this.shuttingDown = true;
-  }
-
-  get isStopping(): boolean {
-    return this.stopping;
   }
 
   // --- registration and heartbeats --------------------------------------------------------------

@@ -1,8 +1,8 @@
 // Removing this node's keys at shutdown: up to three tries, bounded by the TTL, after which the
 // record simply expires; a warning says so.
 import type { Logger } from '@nestjs/common';
-import { errorMessage } from '../common/error-message.js';
-import type { RegistryStore } from '../storage/registry-store.interface.js';
+import { errorMessage } from '../../common/error-message.js';
+import type { RegistryStore } from '../../storage/registry-store.interface.js';
 
 export interface Deregistration {
   store: Pick<RegistryStore, 'deregister'>;

@@ -1,12 +1,12 @@
 // A start that waits for a late Redis: retries the first registration with backoff up to
 // `startupTimeout`, logs once why it waits, and fails with one error naming the address.
 import type { Logger } from '@nestjs/common';
-import { backoffDelay } from '../common/backoff.js';
-import { errorMessage } from '../common/error-message.js';
-import { DuplicateNodeIdError, RegistryUnavailableError } from '../common/errors.js';
-import { ServerClock } from '../common/server-clock.js';
-import type { RetryOptions } from '../options/discovery-options.interface.js';
-import type { RegistryStore } from '../storage/registry-store.interface.js';
+import { backoffDelay } from '../../common/backoff.js';
+import { errorMessage } from '../../common/error-message.js';
+import { DuplicateNodeIdError, RegistryUnavailableError } from '../../common/errors.js';
+import { ServerClock } from '../../common/server-clock.js';
+import type { RetryOptions } from '../../options/discovery-options.interface.js';
+import type { RegistryStore } from '../../storage/registry-store.interface.js';
 
 export interface StartupWait {
   startupTimeout: number;

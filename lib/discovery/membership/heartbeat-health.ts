@@ -1,6 +1,6 @@
 // How this node's heartbeats are doing: when one last succeeded, how many failed in a row and
 // since when; what readiness probes and `leaseStatus()` report.
-import { ServerClock } from '../common/server-clock.js';
+import { ServerClock } from '../../common/server-clock.js';
 
 /** What the health indicator and the job runner need to know about this node's lease. */
 export interface LeaseStatus {

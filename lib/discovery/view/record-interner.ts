@@ -1,8 +1,8 @@
 // Shares the parts that many node records repeat (a service list, the metadata, an empty object),
 // checked once and frozen: replicas of one service usually have the same ones, so a view of many
 // nodes holds each once.
-import { metadataRule, servicesRule } from '../common/field-rules.js';
-import type { ServiceDescriptor } from '../options/discovery-options.interface.js';
+import { metadataRule, servicesRule } from '../../common/field-rules.js';
+import type { ServiceDescriptor } from '../../options/discovery-options.interface.js';
 
 /** Past this many distinct values a table starts over (a registry of all-different nodes). */
 const MAX_DISTINCT = 20_000;

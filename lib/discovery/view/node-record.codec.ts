@@ -1,8 +1,8 @@
 // The wire format of nodes: records and events as Redis stores and publishes them, written in one
 // canonical key order (signed with a key) and checked on the way back, as Redis may hold garbage.
-import { addressRule, isPlainObject, nameRule } from '../common/field-rules.js';
-import type { RecordSigner } from '../common/record-signer.js';
-import type { DeregistrationReason, DiscoveryEventType, NodeInfo } from './node-info.interface.js';
+import { addressRule, isPlainObject, nameRule } from '../../common/field-rules.js';
+import type { RecordSigner } from '../../common/record-signer.js';
+import type { DeregistrationReason, DiscoveryEventType, NodeInfo } from '../node-info.interface.js';
 import { RecordInterner } from './record-interner.js';
 
 /** Largest record or event accepted from Redis; anything larger is garbage or an attack. */

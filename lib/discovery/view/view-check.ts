@@ -1,6 +1,6 @@
 // How a view compares with a reply of Redis (a heartbeat or a sweep), at no extra round trip:
 // events are hints, and this is where a view that went wrong is found.
-import type { RegistryVersion } from '../storage/registry-store.interface.js';
+import type { RegistryVersion } from '../../storage/registry-store.interface.js';
 import type { RegistryView, ViewMark } from './registry-view.js';
 
 /**
