@@ -1,4 +1,4 @@
-// Injection tokens and the metadata key that the module's parts share (options, store, stats,
+// Injection tokens and the metadata key that the module's parts share (options, stores, telemetry,
 // signer, `@DistributedJob()`), in a file of their own so that importing them pulls in no code.
 /** Injection token of the validated options (`ResolvedDiscoveryOptions`). */
 export const DISCOVERY_OPTIONS = Symbol('DISCOVERY_OPTIONS');
@@ -10,9 +10,7 @@ export const REGISTRY_STORE = Symbol('REGISTRY_STORE');
 export const JOB_CLAIM_STORE = Symbol('JOB_CLAIM_STORE');
 /** Metadata key that `@DistributedJob()` puts on a method. */
 export const DISTRIBUTED_JOB_METADATA = 'nestjs-redis-discovery:distributed-job';
-/** Injection token of the shared `DiscoveryStats` counters. */
-export const DISCOVERY_STATS = Symbol('DISCOVERY_STATS');
 /** Injection token of the `RecordSigner` built from `signingKey` (undefined without one). */
 export const RECORD_SIGNER = Symbol('RECORD_SIGNER');
-/** Injection token of the `DiscoveryMetrics` (histograms; no-ops without a meter). */
-export const DISCOVERY_METRICS = Symbol('DISCOVERY_METRICS');
+/** Injection token of the `Telemetry`: the `stats` counters and the histograms. */
+export const TELEMETRY = Symbol('TELEMETRY');

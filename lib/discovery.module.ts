@@ -1,5 +1,5 @@
 // `DiscoveryModule`, the entry point: the providers it builds (validated options, registry store,
-// clock, stats, signer and the services) and the Nest hooks that start and stop them in order.
+// clock, telemetry, signer and the services) and the Nest hooks that start and stop them in order.
 import {
   BeforeApplicationShutdown,
   Inject,
@@ -22,22 +22,20 @@ import { RecordSigner } from './common/record-signer.js';
 import { ServerClock } from './common/server-clock.js';
 import {
   DISCOVERY_OPTIONS,
-  DISCOVERY_METRICS,
-  DISCOVERY_STATS,
   JOB_CLAIM_STORE,
   RECORD_SIGNER,
   REGISTRY_STORE,
   STORES,
+  TELEMETRY,
 } from './discovery.constants.js';
-import type { DiscoveryStats } from './discovery/node-info.interface.js';
 import { NodeMembership } from './discovery/membership/node-membership.service.js';
 import { RegistrySync } from './discovery/view/registry-sync.service.js';
 import { ServiceDiscovery } from './discovery/service-discovery.service.js';
 import { DistributedJobs } from './jobs/distributed-jobs.service.js';
 import { DistributedJobsExplorer } from './jobs/distributed-jobs.explorer.js';
 import { DiscoveryHealthIndicator } from './health/discovery-health.indicator.js';
-import { createMetrics } from './metrics/create-metrics.js';
-import { MetricsObserver } from './metrics/metrics-observer.js';
+import { createTelemetry } from './common/telemetry/create-telemetry.js';
+import { MetricsObserver } from './metrics-observer.js';
 import { NodePool } from './node-pool/node-pool.service.js';
 import type { ResolvedDiscoveryOptions } from './options/discovery-options.interface.js';
 import { validateOptions } from './options/validate-options.js';
@@ -57,7 +55,6 @@ import type { RegistryStore } from './storage/registry-store.interface.js';
     { provide: REGISTRY_STORE, useFactory: (s: Stores) => s.registry, inject: [STORES] },
     { provide: JOB_CLAIM_STORE, useFactory: (s: Stores) => s.jobClaims, inject: [STORES] },
     { provide: ServerClock, useFactory: () => new ServerClock() },
-    { provide: DISCOVERY_STATS, useFactory: newStats },
     {
       provide: RECORD_SIGNER,
       useFactory: ({ signingKey }: ResolvedDiscoveryOptions) =>
@@ -65,8 +62,8 @@ import type { RegistryStore } from './storage/registry-store.interface.js';
       inject: [DISCOVERY_OPTIONS],
     },
     {
-      provide: DISCOVERY_METRICS,
-      useFactory: ({ meterProvider }: ResolvedDiscoveryOptions) => createMetrics(meterProvider),
+      provide: TELEMETRY,
+      useFactory: ({ meterProvider }: ResolvedDiscoveryOptions) => createTelemetry(meterProvider),
       inject: [DISCOVERY_OPTIONS],
     },
     RegistrySync,
@@ -153,22 +150,6 @@ export class DiscoveryModule
       throw error;
     }
   }
-}
-
-function newStats(): DiscoveryStats {
-  return {
-    heartbeats: 0,
-    heartbeatFailures: 0,
-    reRegistrations: 0,
-    resyncs: 0,
-    eventsReceived: 0,
-    rollbacks: 0,
-    divergences: 0,
-    malformedEvents: 0,
-    malformedRecords: 0,
-    unverified: 0,
-    handlerErrors: 0,
-  };
 }
 
 function listeningPort(server: unknown): number | undefined {

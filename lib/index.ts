@@ -29,7 +29,6 @@ export type {
   DiscoveryEvent,
   DiscoveryEventHandler,
   DiscoveryEventType,
-  DiscoveryStats,
   NodeInfo,
 } from './discovery/node-info.interface.js';
 export { NodePool } from './node-pool/node-pool.service.js';
@@ -49,4 +48,5 @@ export type {
 export { DiscoveryHealthIndicator } from './health/discovery-health.indicator.js';
 export { DiscoveryDashboardModule } from './dashboard/discovery-dashboard.module.js';
 export type { DiscoveryDashboardOptions } from './dashboard/dashboard-options.interface.js';
-export type { MeterProviderLike } from './metrics/meter.interface.js';
+export type { DiscoveryStats } from './common/telemetry/discovery-stats.interface.js';
+export type { MeterProviderLike } from './common/telemetry/meter.interface.js';

@@ -1,5 +1,5 @@
 // The public shapes of discovery: a node as peers see it (NodeInfo), the change events and their
-// handlers, and the counters of `DiscoveryStats`.
+// handlers.
 import type { ServiceDescriptor } from '../options/discovery-options.interface.js';
 
 /** A node as peers see it. */
@@ -31,26 +31,3 @@ export interface DiscoveryEvent extends NodeInfo {
 }
 
 export type DiscoveryEventHandler = (event: DiscoveryEvent) => void | Promise<void>;
-
-/** Counters of what the service skipped or recovered from; they only grow. */
-export interface DiscoveryStats {
-  heartbeats: number;
-  heartbeatFailures: number;
-  reRegistrations: number;
-  /** Times the view was replaced by a snapshot (missed events, rollbacks, divergences). */
-  resyncs: number;
-  /**
-   * Times Redis answered with a lower version than the view had already applied: Redis lost
-   * writes (a failover, a restore), or an event claimed a version Redis never reached.
-   */
-  rollbacks: number;
-  /** Times the view's digest differed from Redis's at the same version (a forged or lost event). */
-  divergences: number;
-  /** Change events received on the channel (well-formed; applied, confirmed or not). */
-  eventsReceived: number;
-  malformedEvents: number;
-  malformedRecords: number;
-  /** Records, events and job claims that failed signature verification (with `signingKey`). */
-  unverified: number;
-  handlerErrors: number;
-}

@@ -9,12 +9,14 @@ import {
   servicesRule,
   type Rule,
 } from '../common/field-rules.js';
-import { DISCOVERY_OPTIONS, DISCOVERY_STATS } from '../discovery.constants.js';
+import type { DiscoveryStats } from '../common/telemetry/discovery-stats.interface.js';
+import type { Telemetry } from '../common/telemetry/telemetry.js';
+import { DISCOVERY_OPTIONS, TELEMETRY } from '../discovery.constants.js';
 import type {
   ResolvedDiscoveryOptions,
   ServiceDescriptor,
 } from '../options/discovery-options.interface.js';
-import type { DiscoveryEventHandler, DiscoveryStats, NodeInfo } from './node-info.interface.js';
+import type { DiscoveryEventHandler, NodeInfo } from './node-info.interface.js';
 import { NodeMembership, type LeaseStatus } from './membership/node-membership.service.js';
 import { RegistrySync } from './view/registry-sync.service.js';
 import { versionMatcher } from './view/version-match.js';
@@ -36,11 +38,16 @@ export class ServiceDiscovery {
 
   constructor(
     @Inject(DISCOVERY_OPTIONS) private readonly options: ResolvedDiscoveryOptions,
-    @Inject(DISCOVERY_STATS) readonly stats: DiscoveryStats,
+    @Inject(TELEMETRY) private readonly telemetry: Telemetry,
     private readonly membership: NodeMembership,
     private readonly sync: RegistrySync,
   ) {
     this.nodeId = options.nodeId;
+  }
+
+  /** What this service counted (heartbeats, resyncs, skipped bad input...); live, only growing. */
+  get stats(): DiscoveryStats {
+    return this.telemetry.stats;
   }
 
   get address(): string {

@@ -4,15 +4,13 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DiscoveryError, DuplicateJobNameError, LeaseLostError } from '../common/errors.js';
 import type { RecordSigner } from '../common/record-signer.js';
 import {
-  DISCOVERY_METRICS,
   DISCOVERY_OPTIONS,
-  DISCOVERY_STATS,
   JOB_CLAIM_STORE,
   RECORD_SIGNER,
+  TELEMETRY,
 } from '../discovery.constants.js';
-import type { DiscoveryStats } from '../discovery/node-info.interface.js';
 import { NodeMembership } from '../discovery/membership/node-membership.service.js';
-import type { DiscoveryMetrics } from '../metrics/discovery-metrics.js';
+import type { Telemetry } from '../common/telemetry/telemetry.js';
 import { NodePool } from '../node-pool/node-pool.service.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
 import type { ClaimResult, JobClaimStore } from '../storage/job-claim-store.interface.js';
@@ -42,22 +40,17 @@ export class DistributedJobs {
     @Inject(JOB_CLAIM_STORE) private readonly claims: JobClaimStore,
     private readonly membership: NodeMembership,
     private readonly pool: NodePool,
-    @Inject(DISCOVERY_STATS) stats: DiscoveryStats,
     @Inject(RECORD_SIGNER) signer: RecordSigner | undefined,
-    @Inject(DISCOVERY_METRICS) metrics: DiscoveryMetrics,
+    @Inject(TELEMETRY) telemetry: Telemetry,
   ) {
-    this.claimer = new TickClaimer(
-      claims,
-      membership.nodeId,
-      signer,
-      options.heartbeatTTL,
-      () => (stats.unverified += 1),
+    this.claimer = new TickClaimer(claims, membership.nodeId, signer, options.heartbeatTTL, () =>
+      telemetry.count('unverified'),
     );
     this.runner = new JobRunner(
       options,
       new RunMarker(claims, membership.nodeId, options),
       membership,
-      metrics,
+      telemetry,
     );
     membership.lease.onLost((reason) =>
       this.runner.abortAll(

@@ -4,7 +4,7 @@ import { Logger } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { DiscoveryError, RunCancelledError } from '../common/errors.js';
 import type { NodeMembership } from '../discovery/membership/node-membership.service.js';
-import type { DiscoveryMetrics } from '../metrics/discovery-metrics.js';
+import type { Telemetry } from '../common/telemetry/telemetry.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
 import { jobContextStorage } from './job-context.js';
 import { JobRun } from './job-run.js';
@@ -40,7 +40,7 @@ export class JobRunner {
     private readonly options: ResolvedDiscoveryOptions,
     private readonly marker: RunMarker,
     private readonly membership: NodeMembership,
-    private readonly metrics: DiscoveryMetrics,
+    private readonly telemetry: Telemetry,
   ) {}
 
   get isDraining(): boolean {
@@ -69,7 +69,7 @@ export class JobRunner {
     if (catchup) job.catchups += 1;
     job.lastRun = new Date();
     job.lastStartDelay = Math.round(this.membership.serverNow() - claim.tick);
-    this.metrics.jobStarted(definition.name, job.lastStartDelay);
+    this.telemetry.jobStarted(definition.name, job.lastStartDelay);
     let failure: unknown;
     job.lastToken = claim.token;
     const renewal =
@@ -103,7 +103,7 @@ export class JobRunner {
       job.running -= 1;
       const duration = performance.now() - startedAt;
       job.lastDuration = Math.round(duration);
-      this.metrics.jobFinished(definition.name, duration, failure);
+      this.telemetry.jobFinished(definition.name, duration, failure);
     }
   }
 

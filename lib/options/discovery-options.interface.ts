@@ -1,7 +1,7 @@
 // The options of `DiscoveryModule.forRoot()` / `forRootAsync()`: as the app gives them (with their
 // defaults documented) and as validateOptions resolves them, with every default filled in.
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
-import type { MeterProviderLike } from '../metrics/meter.interface.js';
+import type { MeterProviderLike } from '../common/telemetry/meter.interface.js';
 
 /** A service a node offers: a name and an optional version (`1.4.2`). */
 export interface ServiceDescriptor {

@@ -2,7 +2,7 @@
 // the Redis connection; each failure is an InvalidOptionError naming the option and the rule.
 import { InvalidOptionError } from '../common/errors.js';
 import { describe, isPlainObject, type Rule } from '../common/field-rules.js';
-import type { MeterProviderLike } from '../metrics/meter.interface.js';
+import type { MeterProviderLike } from '../common/telemetry/meter.interface.js';
 import type { ResolvedDiscoveryOptions } from './discovery-options.interface.js';
 
 /** The longest duration any option accepts: a day, in ms. */

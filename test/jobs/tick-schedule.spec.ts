@@ -4,9 +4,9 @@ import { Cron, Interval, Timeout } from '@nestjs/schedule';
 import {
   DistributedJob,
   InvalidArgumentError,
-  validateOptions,
   type DistributedJobOptions,
 } from 'nestjs-redis-discovery';
+import { validateOptions } from '../../lib/options/validate-options.js';
 import { claimDelay, defineJob } from '../../lib/jobs/job-definition.js';
 import { resolveSchedule } from '../../lib/jobs/tick-schedule.js';
 

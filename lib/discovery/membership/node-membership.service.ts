@@ -2,31 +2,25 @@
 // lease, duplicate-id refusal, and deregistration; what the job runner and health probes ask about.
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { backoffDelay } from '../../common/backoff.js';
 import { errorMessage } from '../../common/error-message.js';
 import { DuplicateNodeIdError } from '../../common/errors.js';
 import type { RecordSigner } from '../../common/record-signer.js';
 import { ServerClock } from '../../common/server-clock.js';
 import {
-  DISCOVERY_METRICS,
   DISCOVERY_OPTIONS,
-  DISCOVERY_STATS,
   RECORD_SIGNER,
   REGISTRY_STORE,
+  TELEMETRY,
 } from '../../discovery.constants.js';
-import type { DiscoveryMetrics } from '../../metrics/discovery-metrics.js';
-import type {
-  ResolvedDiscoveryOptions,
-  ServiceDescriptor,
-} from '../../options/discovery-options.interface.js';
-import { recordTag } from '../../storage/registry-digest.js';
+import type { Telemetry } from '../../common/telemetry/telemetry.js';
+import type { ResolvedDiscoveryOptions } from '../../options/discovery-options.interface.js';
 import type { RegistryStore } from '../../storage/registry-store.interface.js';
-import type { DiscoveryStats, NodeInfo } from '../node-info.interface.js';
+import type { NodeInfo } from '../node-info.interface.js';
 import { deregisterWithin } from './deregistration.js';
 import { HeartbeatHealth, type LeaseStatus } from './heartbeat-health.js';
 import { NodeLease } from './node-lease.js';
-import { encodeRecord } from '../view/node-record.codec.js';
+import { OwnRecord, type RecordChange } from './own-record.js';
 import { RegistrySync } from '../view/registry-sync.service.js';
 import { waitForRegistry } from './startup-wait.js';
 
@@ -40,9 +34,7 @@ export class NodeMembership {
   private readonly logger = new Logger('ServiceDiscovery');
   /** Identifies this process as the owner of `nodeId`, so a second process with the same id is refused. */
   private readonly instance = randomUUID();
-  private address: string;
-  private services: ServiceDescriptor[];
-  private metadata: Record<string, string>;
+  private readonly record: OwnRecord;
 
   private started: Promise<void> | undefined;
   private shutdownDone: Promise<void> | undefined;
@@ -53,33 +45,23 @@ export class NodeMembership {
   private registered = false;
   private readonly health: HeartbeatHealth;
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  private lastEncoded: { record: string; tag: string } | undefined;
 
   constructor(
     @Inject(DISCOVERY_OPTIONS) private readonly options: ResolvedDiscoveryOptions,
     @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
     private readonly clock: ServerClock,
-    @Inject(DISCOVERY_STATS) private readonly stats: DiscoveryStats,
-    @Inject(RECORD_SIGNER) private readonly signer: RecordSigner | undefined,
+    @Inject(RECORD_SIGNER) signer: RecordSigner | undefined,
     private readonly sync: RegistrySync,
-    @Inject(DISCOVERY_METRICS) private readonly metrics: DiscoveryMetrics,
+    @Inject(TELEMETRY) private readonly telemetry: Telemetry,
   ) {
     this.nodeId = options.nodeId;
-    this.address = options.address ?? hostname();
-    this.services = options.services.map((s) => ({ ...s }));
-    this.metadata = { ...options.metadata };
+    this.record = new OwnRecord(options, signer);
     this.health = new HeartbeatHealth(options.heartbeatInterval);
   }
 
   /** This node as peers see it. */
   get self(): NodeInfo {
-    return {
-      nodeId: this.nodeId,
-      serviceName: this.options.serviceName,
-      address: this.address,
-      services: this.services.map((s) => ({ ...s })),
-      metadata: { ...this.metadata },
-    };
+    return this.record.node;
   }
 
   /**
@@ -127,19 +109,13 @@ export class NodeMembership {
   }
 
   /** Applies a change of this node's record and writes it (once registered). */
-  update(change: {
-    address?: string;
-    services?: ServiceDescriptor[];
-    metadata?: Record<string, string>;
-  }): Promise<void> {
+  update(change: RecordChange): Promise<void> {
     if (this.stopping) {
       this.logger.warn('Update ignored: the discovery service has shut down');
       return Promise.resolve();
     }
     return this.serialize(async () => {
-      if (change.address !== undefined) this.address = change.address;
-      if (change.services) this.services = change.services.map((s) => ({ ...s }));
-      if (change.metadata) this.metadata = { ...change.metadata };
+      this.record.apply(change);
       if (this.registered && !this.stopping) await this.beat();
     });
   }
@@ -205,7 +181,7 @@ export class NodeMembership {
   private async beat(): Promise<void> {
     if (this.stopping) return;
     const node = this.self;
-    const { record, tag } = this.encoded(node);
+    const { record, tag } = this.record.encoded(node);
     const sent = this.sync.mark();
     const sentAt = ServerClock.local();
     let result;
@@ -221,7 +197,7 @@ export class NodeMembership {
         scope: this.sync.scope(),
       });
     } catch (error) {
-      this.stats.heartbeatFailures += 1;
+      this.telemetry.count('heartbeatFailures');
       this.health.failed(sentAt);
       if (error instanceof DuplicateNodeIdError) this.logger.error(error.message);
       else
@@ -231,12 +207,11 @@ export class NodeMembership {
       throw error;
     }
     const receivedAt = ServerClock.local();
-    this.metrics.heartbeat(receivedAt - sentAt);
+    this.telemetry.heartbeat(receivedAt - sentAt);
     this.clock.observe(result.serverTime, sentAt, receivedAt);
-    this.stats.heartbeats += 1;
     this.health.succeeded(receivedAt);
     if (result.outcome === 'registered' && this.registered) {
-      this.stats.reRegistrations += 1;
+      this.telemetry.count('reRegistrations');
       this.lease.lose(
         `node ${this.nodeId} had lost its registration (expired or Redis lost data); registered again`,
       );
@@ -247,13 +222,6 @@ export class NodeMembership {
     this.sync.ownRecord(node, result.version, tag);
     if (this.stopping) return;
     this.sync.observe(result, sent);
-  }
-
-  /** The record as stored and its tag, computed once per change of the record. */
-  private encoded(node: NodeInfo): { record: string; tag: string } {
-    const record = encodeRecord(node, this.signer);
-    if (this.lastEncoded?.record !== record) this.lastEncoded = { record, tag: recordTag(record) };
-    return this.lastEncoded;
   }
 
   private serialize<T>(work: () => Promise<T>): Promise<T> {

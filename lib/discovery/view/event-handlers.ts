@@ -1,11 +1,8 @@
 // The subscribers of discovery events: each gets every event, a failing one is counted and
 // logged, never allowed to stop the others or the view.
+import type { Telemetry } from '../../common/telemetry/telemetry.js';
 import type { Logger } from '@nestjs/common';
-import type {
-  DiscoveryEvent,
-  DiscoveryEventHandler,
-  DiscoveryStats,
-} from '../node-info.interface.js';
+import type { DiscoveryEvent, DiscoveryEventHandler } from '../node-info.interface.js';
 import type { ViewChange } from './registry-view.js';
 import { errorMessage } from '../../common/error-message.js';
 
@@ -33,7 +30,7 @@ export class EventHandlers {
   private readonly handlers = new Set<DiscoveryEventHandler>();
 
   constructor(
-    private readonly stats: DiscoveryStats,
+    private readonly telemetry: Telemetry,
     private readonly logger: Logger,
     /** Events about this node are not delivered (option `ignoreOwnEvents`). */
     private readonly ignoreNodeId: string | undefined,
@@ -62,7 +59,7 @@ export class EventHandlers {
   }
 
   private failed(error: unknown): void {
-    this.stats.handlerErrors += 1;
+    this.telemetry.count('handlerErrors');
     this.logger.error(`Event handler failed: ${errorMessage(error)}`);
   }
 }

@@ -3,7 +3,8 @@
 import type { Logger } from '@nestjs/common';
 import type { RecordSigner } from '../../common/record-signer.js';
 import { ThrottledWarning } from '../../common/throttled-warning.js';
-import type { DiscoveryStats, NodeInfo } from '../node-info.interface.js';
+import type { Telemetry } from '../../common/telemetry/telemetry.js';
+import type { NodeInfo } from '../node-info.interface.js';
 import { decodeRecord, type Rejection } from './node-record.codec.js';
 
 /** Parsed records kept for fresh lookups and resyncs; emptied when full. */
@@ -16,7 +17,7 @@ export class RecordDecoder {
 
   constructor(
     private readonly signer: RecordSigner | undefined,
-    private readonly stats: DiscoveryStats,
+    private readonly telemetry: Telemetry,
     logger: Logger,
   ) {
     this.badData = new ThrottledWarning(logger);
@@ -48,13 +49,13 @@ export class RecordDecoder {
   /** Counts and (throttled) logs something skipped: `what` says where it came from. */
   reject(reason: Rejection, what: string): void {
     if (reason === 'unverified') {
-      this.stats.unverified += 1;
+      this.telemetry.count('unverified');
       this.badData.warn(`Skipped a ${what} that failed signature verification`);
     } else if (what.startsWith('message')) {
-      this.stats.malformedEvents += 1;
+      this.telemetry.count('malformedEvents');
       this.badData.warn(`Skipped a malformed ${what}`);
     } else {
-      this.stats.malformedRecords += 1;
+      this.telemetry.count('malformedRecords');
       this.badData.warn(`Skipped a malformed ${what}`);
     }
   }

@@ -6,9 +6,9 @@ import type { RecordSigner } from '../../common/record-signer.js';
 import { ServerClock } from '../../common/server-clock.js';
 import {
   DISCOVERY_OPTIONS,
-  DISCOVERY_STATS,
   RECORD_SIGNER,
   REGISTRY_STORE,
+  TELEMETRY,
 } from '../../discovery.constants.js';
 import type { ResolvedDiscoveryOptions } from '../../options/discovery-options.interface.js';
 import { tagValue } from '../../storage/registry-digest.js';
@@ -18,7 +18,8 @@ import { EventApplier } from './event-applier.js';
 import { EventHandlers } from './event-handlers.js';
 import { ExpirySweeper } from './expiry-sweeper.js';
 import { FreshReads } from './fresh-reads.js';
-import type { DiscoveryEventHandler, DiscoveryStats, NodeInfo } from '../node-info.interface.js';
+import type { Telemetry } from '../../common/telemetry/telemetry.js';
+import type { DiscoveryEventHandler, NodeInfo } from '../node-info.interface.js';
 import { decodeEvent, type WireEvent } from './node-record.codec.js';
 import { RecordDecoder } from './record-decoder.js';
 import { RegistryView, type ViewMark } from './registry-view.js';
@@ -46,7 +47,7 @@ export class RegistrySync {
     @Inject(DISCOVERY_OPTIONS) private readonly options: ResolvedDiscoveryOptions,
     @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
     clock: ServerClock,
-    @Inject(DISCOVERY_STATS) private readonly stats: DiscoveryStats,
+    @Inject(TELEMETRY) private readonly telemetry: Telemetry,
     @Inject(RECORD_SIGNER) private readonly signer: RecordSigner | undefined,
   ) {
     this.view = new RegistryView(
@@ -54,9 +55,9 @@ export class RegistrySync {
         ? { all: true }
         : { all: false, pools: new Set([options.serviceName]), services: new Set() },
     );
-    this.decoder = new RecordDecoder(signer, stats, this.logger);
+    this.decoder = new RecordDecoder(signer, telemetry, this.logger);
     this.handlers = new EventHandlers(
-      stats,
+      telemetry,
       this.logger,
       options.ignoreOwnEvents ? options.nodeId : undefined,
     );
@@ -64,7 +65,7 @@ export class RegistrySync {
     this.fresh = new FreshReads(store, this.loader, this.decoder);
     this.applier = new EventApplier(this.view, this.handlers);
     const { view, loader, handlers, applier, logger } = this;
-    this.resync = new ViewResync({ options, view, loader, handlers, applier, stats, logger });
+    this.resync = new ViewResync({ options, view, loader, handlers, applier, telemetry, logger });
     this.sweeper = new ExpirySweeper({ options, store, clock, view, resync: this.resync });
   }
 
@@ -167,7 +168,7 @@ export class RegistrySync {
     const event = decodeEvent(raw, this.signer);
     if (typeof event === 'string')
       return this.decoder.reject(event, 'message on the events channel');
-    this.stats.eventsReceived += 1;
+    this.telemetry.count('eventsReceived');
     if (this.signer) {
       // Events are built by Redis scripts, which cannot sign: with a signing key an event is only
       // a hint, and what counts is the signed record Redis holds for that node.
@@ -188,7 +189,7 @@ export class RegistrySync {
     }
     if (!confirmed) {
       // Forged, or overtaken by a later change whose own event follows: skip either way.
-      this.stats.unverified += 1;
+      this.telemetry.count('unverified');
       return;
     }
     if (this.resync.running) this.resync.hold(event);

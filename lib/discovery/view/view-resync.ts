@@ -6,7 +6,7 @@ import type { ResolvedDiscoveryOptions } from '../../options/discovery-options.i
 import type { ReapResult } from '../../storage/registry-store.interface.js';
 import type { EventApplier } from './event-applier.js';
 import { resyncedEvent, type EventHandlers } from './event-handlers.js';
-import type { DiscoveryStats } from '../node-info.interface.js';
+import type { Telemetry } from '../../common/telemetry/telemetry.js';
 import type { WireEvent } from './node-record.codec.js';
 import type { RegistryView, ViewMark } from './registry-view.js';
 import { checkView } from './view-check.js';
@@ -22,7 +22,7 @@ export interface ViewResyncDeps {
   handlers: EventHandlers;
   /** Applies the events held during a resync on top of its snapshot. */
   applier: EventApplier;
-  stats: DiscoveryStats;
+  telemetry: Telemetry;
   logger: Logger;
 }
 
@@ -41,7 +41,7 @@ export class ViewResync {
   private readonly loader: ViewLoader;
   private readonly handlers: EventHandlers;
   private readonly applier: EventApplier;
-  private readonly stats: DiscoveryStats;
+  private readonly telemetry: Telemetry;
   private readonly logger: Logger;
 
   constructor(deps: ViewResyncDeps) {
@@ -51,7 +51,7 @@ export class ViewResync {
       loader: this.loader,
       handlers: this.handlers,
       applier: this.applier,
-      stats: this.stats,
+      telemetry: this.telemetry,
       logger: this.logger,
     } = deps);
   }
@@ -77,13 +77,13 @@ export class ViewResync {
     if (this.stopped || this.running) return;
     const verdict = checkView(this.view, reply, sent);
     if (verdict === 'rollback') {
-      this.stats.rollbacks += 1;
+      this.telemetry.count('rollbacks');
       this.logger.warn(
         `The registry's version went back from ${sent.version} to ${reply.version} (Redis lost writes); resyncing`,
       );
       this.request();
     } else if (verdict === 'diverged') {
-      this.stats.divergences += 1;
+      this.telemetry.count('divergences');
       this.request();
     } else if (verdict === 'behind' && !this.missedCheck) {
       if (!this.options.pubSubEnabled) return this.request();
@@ -125,7 +125,7 @@ export class ViewResync {
           const loaded = await this.loader.load(!this.options.pubSubEnabled);
           const changes = this.view.replace(loaded.epoch, loaded.version, loaded.nodes);
           if (announce) {
-            this.stats.resyncs += 1;
+            this.telemetry.count('resyncs');
             for (const change of changes) {
               this.handlers.emit(resyncedEvent(change, loaded.serverTime));
             }

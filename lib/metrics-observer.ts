@@ -1,15 +1,14 @@
 // The counters and gauges read when a metric reader collects (heartbeat failures, lease, nodes
 // per service, events, resyncs, bad data, per-job runs and skips): nothing runs between reads.
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { DISCOVERY_METRICS, DISCOVERY_STATS } from '../discovery.constants.js';
-import type { DiscoveryStats } from '../discovery/node-info.interface.js';
-import { NodeMembership } from '../discovery/membership/node-membership.service.js';
-import { RegistrySync } from '../discovery/view/registry-sync.service.js';
-import type { JobSkips } from '../jobs/distributed-job.interface.js';
-import { DistributedJobs } from '../jobs/distributed-jobs.service.js';
-import type { DiscoveryMetrics } from './discovery-metrics.js';
-import type { ObservableCallbackLike, ObservableLike } from './meter.interface.js';
-import { ATTR, METRIC } from './metric-names.js';
+import { TELEMETRY } from './discovery.constants.js';
+import { NodeMembership } from './discovery/membership/node-membership.service.js';
+import { RegistrySync } from './discovery/view/registry-sync.service.js';
+import type { JobSkips } from './jobs/distributed-job.interface.js';
+import { DistributedJobs } from './jobs/distributed-jobs.service.js';
+import type { Telemetry } from './common/telemetry/telemetry.js';
+import type { ObservableCallbackLike, ObservableLike } from './common/telemetry/meter.interface.js';
+import { ATTR, METRIC } from './common/telemetry/metric-names.js';
 
 /** Skip reasons as attribute values (snake_case, as OpenTelemetry attribute values usually are). */
 const SKIP_REASONS: Record<keyof JobSkips, string> = {
@@ -26,17 +25,16 @@ export class MetricsObserver implements OnModuleInit, OnModuleDestroy {
   private readonly registered: Array<[ObservableLike, ObservableCallbackLike]> = [];
 
   constructor(
-    @Inject(DISCOVERY_METRICS) private readonly metrics: DiscoveryMetrics,
-    @Inject(DISCOVERY_STATS) private readonly stats: DiscoveryStats,
+    @Inject(TELEMETRY) private readonly telemetry: Telemetry,
     private readonly membership: NodeMembership,
     private readonly sync: RegistrySync,
     private readonly jobs: DistributedJobs,
   ) {}
 
   onModuleInit(): void {
-    const meter = this.metrics.meter;
+    const meter = this.telemetry.meter;
     if (!meter) return;
-    const { stats } = this;
+    const { stats } = this.telemetry;
     const pool = { [ATTR.pool]: this.membership.self.serviceName };
     const counter = (name: string, unit: string, description: string) =>
       meter.createObservableCounter(name, { unit, description });

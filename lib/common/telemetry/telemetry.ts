@@ -1,9 +1,24 @@
-// The histograms recorded as things happen (heartbeat duration, job start delay and duration);
-// every one is a no-op when no meter is configured, so the hot paths cost one branch.
+// What this module counts and measures, in one place: the `stats` counters and the histograms
+// recorded as things happen; without a meter the histograms are no-ops (one branch on hot paths).
+import type { DiscoveryStats } from './discovery-stats.interface.js';
 import type { HistogramLike, MeterLike } from './meter.interface.js';
 import { ATTR, HEARTBEAT_BUCKETS, JOB_BUCKETS, METRIC } from './metric-names.js';
 
-export class DiscoveryMetrics {
+export class Telemetry {
+  /** Read by `ServiceDiscovery.stats` and observed by the metrics: counted only through `count()`. */
+  readonly stats: DiscoveryStats = {
+    heartbeats: 0,
+    heartbeatFailures: 0,
+    reRegistrations: 0,
+    resyncs: 0,
+    eventsReceived: 0,
+    rollbacks: 0,
+    divergences: 0,
+    malformedEvents: 0,
+    malformedRecords: 0,
+    unverified: 0,
+    handlerErrors: 0,
+  };
   private readonly heartbeatDuration: HistogramLike | undefined;
   private readonly jobStartDelay: HistogramLike | undefined;
   private readonly jobDuration: HistogramLike | undefined;
@@ -27,7 +42,13 @@ export class DiscoveryMetrics {
     });
   }
 
+  count(counter: keyof DiscoveryStats): void {
+    this.stats[counter] += 1;
+  }
+
+  /** A heartbeat succeeded after a round trip of `ms`. */
   heartbeat(ms: number): void {
+    this.count('heartbeats');
     this.heartbeatDuration?.record(ms / 1000);
   }
 
