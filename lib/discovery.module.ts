@@ -2,6 +2,7 @@
 // clock, telemetry, signer and the services) and the Nest hooks that start and stop them in order.
 import {
   BeforeApplicationShutdown,
+  Logger,
   Inject,
   Module,
   OnApplicationBootstrap,
@@ -34,6 +35,7 @@ import { ServiceDiscovery } from './discovery/service-discovery.service.js';
 import { DistributedJobs } from './jobs/distributed-jobs.service.js';
 import { DistributedJobsExplorer } from './jobs/distributed-jobs.explorer.js';
 import { DiscoveryHealthIndicator } from './health/discovery-health.indicator.js';
+import type { Telemetry } from './common/telemetry/telemetry.js';
 import { createTelemetry } from './common/telemetry/create-telemetry.js';
 import { MetricsObserver } from './metrics-observer.js';
 import { NodePool } from './node-pool/node-pool.service.js';
@@ -54,7 +56,7 @@ import type { RegistryStore } from './storage/registry-store.interface.js';
     { provide: STORES, useFactory: createStores, inject: [DISCOVERY_OPTIONS] },
     { provide: REGISTRY_STORE, useFactory: (s: Stores) => s.registry, inject: [STORES] },
     { provide: JOB_CLAIM_STORE, useFactory: (s: Stores) => s.jobClaims, inject: [STORES] },
-    { provide: ServerClock, useFactory: () => new ServerClock() },
+    { provide: ServerClock, useFactory: serverClock, inject: [TELEMETRY] },
     {
       provide: RECORD_SIGNER,
       useFactory: ({ signingKey }: ResolvedDiscoveryOptions) =>
@@ -150,6 +152,17 @@ export class DiscoveryModule
       throw error;
     }
   }
+}
+
+/** The Redis-time estimate, counting and logging each step of Redis TIME it follows. */
+function serverClock(telemetry: Telemetry): ServerClock {
+  const logger = new Logger('ServiceDiscovery');
+  return new ServerClock((step) => {
+    telemetry.count('clockSteps');
+    logger.warn(
+      `Redis server time stepped by ${Math.round(step)} ms (clock step, VM resume, failover to another clock, or this host suspended); following it`,
+    );
+  });
 }
 
 function listeningPort(server: unknown): number | undefined {

@@ -26,6 +26,8 @@ export interface StartRedisServerOptions {
   port?: number;
   /** A config file, passed first (Sentinel needs one it can rewrite); a function gets the port. */
   configFile?: string | ((port: number) => string);
+  /** Added to this process's environment for the server (e.g. LD_PRELOAD). */
+  env?: Record<string, string>;
   /** Names the server in errors; default 'redis-server'. */
   label?: string;
   /** Bound on the wait for the first answer, ms; default 5000. */

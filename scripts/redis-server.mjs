@@ -89,7 +89,7 @@ function probePid(port, password) {
 }
 
 /** Spawns on `port` and waits until the server there answers with this child's pid. */
-async function launch(port, { args, configFile }, { label, startTimeout }) {
+async function launch(port, { args, configFile }, { label, startTimeout, env }) {
   const child = spawn(
     'redis-server',
     [
@@ -97,7 +97,7 @@ async function launch(port, { args, configFile }, { label, startTimeout }) {
       ...['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no'],
       ...['--daemonize', 'no', '--protected-mode', 'no', ...args],
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env },
   );
   let output = '';
   const collect = (chunk) => (output = (output + chunk.toString()).slice(-OUTPUT_KEPT));
@@ -154,6 +154,7 @@ export async function startRedisServer(options = {}) {
   const settings = {
     label: options.label ?? 'redis-server',
     startTimeout: options.startTimeout ?? 5000,
+    env: options.env,
   };
   const stopTimeout = options.stopTimeout ?? 2000;
   const forPort = (value, port) => (typeof value === 'function' ? value(port) : value);

@@ -1,17 +1,27 @@
 // This process's estimate of Redis server time, shared by everything that keeps deadlines (lease,
-// expiry sweeps, job ticks) so that none of them reads `Date.now()`.
+// expiry sweeps, job ticks) so that none of them reads `Date.now()`; it follows steps of Redis TIME.
 import { performance } from 'node:perf_hooks';
+
+/** A reply's TIME may sit this far (ms) outside its round trip before it counts as a step. */
+const STEP_MARGIN_MS = 5;
 
 /**
  * An estimate of Redis server time on this process's monotonic clock. Every script reply carries
  * the server's `TIME`; the offset from the reply with the shortest round trip in the last minute
  * wins. Deadlines and tick times come from here, never from `Date.now()`, so a wrong or changed
  * wall clock on a node cannot move them.
+ *
+ * Redis's own clock can step (an NTP step on its host, a VM resumed, a failover to a replica whose
+ * clock differs; this host suspended, so that the monotonic clock stood still): a reply whose TIME
+ * lies outside the interval the estimate allows for it (`sentAt`..`receivedAt` on the estimate,
+ * give or take `STEP_MARGIN_MS`) replaces the offset at once, and `onStep` is told by how much.
  */
 export class ServerClock {
   private offset: number | undefined;
   private bestRoundTrip = Infinity;
   private bestAt = 0;
+
+  constructor(private readonly onStep: (stepMs: number) => void = () => undefined) {}
 
   /** Local monotonic time, ms. */
   static local(): number {
@@ -20,12 +30,22 @@ export class ServerClock {
 
   /** Records a reply: `serverTime` read by Redis between `sentAt` and `receivedAt` (local ms). */
   observe(serverTime: number, sentAt: number, receivedAt: number): void {
+    if (!Number.isFinite(serverTime)) return;
     const roundTrip = receivedAt - sentAt;
+    const estimate = serverTime - (sentAt + receivedAt) / 2;
+    if (this.offset !== undefined) {
+      const early = sentAt + this.offset - STEP_MARGIN_MS - serverTime;
+      const late = serverTime - (receivedAt + this.offset + STEP_MARGIN_MS);
+      if (early > 0 || late > 0) {
+        const step = estimate - this.offset;
+        this.set(estimate, roundTrip, receivedAt);
+        this.onStep(step);
+        return;
+      }
+    }
     const stale = receivedAt - this.bestAt > 60_000;
     if (this.offset === undefined || stale || roundTrip <= this.bestRoundTrip) {
-      this.offset = serverTime - (sentAt + receivedAt) / 2;
-      this.bestRoundTrip = roundTrip;
-      this.bestAt = receivedAt;
+      this.set(estimate, roundTrip, receivedAt);
     }
   }
 
@@ -41,5 +61,11 @@ export class ServerClock {
   /** Local monotonic time at which the server clock reads `serverTime`. */
   toLocal(serverTime: number): number {
     return serverTime - (this.offset ?? performance.timeOrigin);
+  }
+
+  private set(offset: number, roundTrip: number, at: number): void {
+    this.offset = offset;
+    this.bestRoundTrip = roundTrip;
+    this.bestAt = at;
   }
 }

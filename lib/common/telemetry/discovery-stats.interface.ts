@@ -22,4 +22,6 @@ export interface DiscoveryStats {
   /** Records, events and job claims that failed signature verification (with `signingKey`). */
   unverified: number;
   handlerErrors: number;
+  /** Steps of Redis server time followed at once (see ServerClock): NTP, VM resume, failover. */
+  clockSteps: number;
 }

@@ -18,6 +18,7 @@ export class Telemetry {
     malformedRecords: 0,
     unverified: 0,
     handlerErrors: 0,
+    clockSteps: 0,
   };
   private readonly heartbeatDuration: HistogramLike | undefined;
   private readonly jobStartDelay: HistogramLike | undefined;
