@@ -163,6 +163,7 @@ function newStats(): DiscoveryStats {
     malformedRecords: 0,
     unverified: 0,
     handlerErrors: 0,
+    clockOffset: undefined,
   };
 }
 

@@ -53,4 +53,9 @@ export interface DiscoveryStats {
   /** Records, events and job claims that failed signature verification (with `signingKey`). */
   unverified: number;
   handlerErrors: number;
+  /**
+   * ms this node's wall clock (`Date.now()`, which fires `@Cron`) is ahead of Redis time
+   * (negative: behind), as of the last heartbeat; undefined before the first.
+   */
+  clockOffset: number | undefined;
 }
