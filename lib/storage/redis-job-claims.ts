@@ -37,6 +37,8 @@ export class RedisJobClaims {
       request.runLease,
       request.override ?? '',
       request.catchup ? Math.max(0, Math.round(request.catchup.window)) : '',
+      request.notBefore ?? 0,
+      request.cooldown ?? 0,
       ...candidates,
     ]);
     const [status, tick, token, holder, signature, serverTime, cancelled, takenAs, ...caught] =
