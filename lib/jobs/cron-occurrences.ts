@@ -108,7 +108,7 @@ export class CronOccurrences {
    */
   private search(at: number): number {
     let hi = at;
-    let lo = at;
+    let lo: number;
     for (let back = SECOND; ; back *= 4) {
       if (back > MAX_GAP) {
         throw new CronSearchError(`${this.label}: no occurrence in the ${MAX_GAP} ms before ${at}`);
