@@ -18,6 +18,9 @@ const SKIP_REASONS: Record<keyof JobSkips, string> = {
   redisError: 'redis_error',
   noLease: 'no_lease',
   stopping: 'stopping',
+  clockSkew: 'clock_skew',
+  missed: 'missed',
+  duplicate: 'duplicate_firing',
 };
 
 @Injectable()
@@ -49,6 +52,17 @@ export class MetricsObserver implements OnModuleInit, OnModuleDestroy {
         description: "1 while this node's lease is valid (registered, beats on time), else 0",
       }),
       (r) => r.observe(this.membership.leaseStatus().valid ? 1 : 0, pool),
+    );
+    this.watch(
+      meter.createObservableGauge(METRIC.clockOffset, {
+        unit: 's',
+        description:
+          "How far this node's wall clock (which fires @Cron) is ahead of Redis time (negative: behind)",
+      }),
+      (r) => {
+        const offset = this.membership.clockOffset();
+        if (offset !== undefined) r.observe(offset / 1000, pool);
+      },
     );
     this.watch(
       meter.createObservableGauge(METRIC.serviceNodes, {

@@ -66,7 +66,7 @@ export interface RunView {
 
 export interface JobView {
   name: string;
-  schedule: 'cron' | 'interval' | 'manual';
+  schedule: 'cron' | 'interval' | 'timeout' | 'manual';
   period: number;
   owner: string | undefined;
   /** Where the job's name falls on the ring (fraction of the circle). */

@@ -36,6 +36,8 @@ export class DiscoveryHealthIndicator {
       pool: this.pool.getState(),
       nodes: this.pool.getNodes().length,
       lastHeartbeatAge: lease.lastHeartbeatAge ?? null,
+      /** ms this node's wall clock is ahead of Redis time (negative: behind). */
+      clockOffset: this.membership.clockOffset() ?? null,
     };
     if (this.membership.isShuttingDown)
       return indicator.down({ ...details, message: 'shutting down' });

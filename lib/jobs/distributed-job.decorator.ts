@@ -6,6 +6,7 @@ import { DISTRIBUTED_JOB_METADATA } from '../discovery.constants.js';
 import type { DistributedJobOptions } from './distributed-job.interface.js';
 import { invokerFor } from './job-binding.js';
 import type { JobOptions } from './job-definition.js';
+import { checkCron, cronOf } from './tick-schedule.js';
 
 const OVERLAP = ['allow', 'skip', 'bufferOne', 'cancelOther'];
 const MAX_MS = 24 * 60 * 60 * 1000;
@@ -57,6 +58,9 @@ export function DistributedJob(nameOrOptions?: string | DistributedJobOptions): 
     if (problem) throw new InvalidArgumentError(`@DistributedJob() name ${problem}`);
     const invalid = jobOptionsProblem(options);
     if (invalid) throw new InvalidArgumentError(`@DistributedJob() ${name}: ${invalid}`);
+    // A @Cron below this decorator is already on the method: check it now (above: at bootstrap).
+    const cron = cronOf(original);
+    if (cron) checkCron(name, cron, options.period);
 
     const wrapped = function (this: object, ...args: unknown[]): Promise<unknown> {
       const invoker = invokerFor(this);

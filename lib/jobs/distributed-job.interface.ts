@@ -21,14 +21,18 @@ export interface DistributedJobOptions {
   /** Job name, unique in the pool. Default `ClassName.methodName`. */
   name?: string;
   /**
-   * Length of one tick in ms: what "the same tick" means across nodes. Default: read from the
-   * method's `@Interval`, `@Cron` or `@Timeout`; 1000 when the method has none.
+   * Length of one tick in ms, for ticks that are windows of Redis time: `@Interval` (default: its
+   * interval), `@Timeout` (default: the timeout, at least 60 s; the job runs once per pool per
+   * this long) and direct calls (default 1000). Refused beside `@Cron`: a cron's ticks are its
+   * occurrences.
    */
   period?: number;
   /**
    * How late (ms after the tick is due, in Redis time) a tick may still start; a claim after that
-   * is refused and the tick is skipped. Default `jobs.startingDeadline`, else half the period, at
-   * most 10 s. A cron tick is due at its time; an @Interval tick at the end of its window.
+   * is refused and the tick is skipped. Default `jobs.startingDeadline`, else half the gap to the
+   * next tick, at most 10 s. A cron tick is due at its time; an @Interval tick at the end of its
+   * window. For a cron it is also the clock tolerance: a claim more than this before the tick is
+   * due (a node whose wall clock is that far ahead of Redis time) is refused too.
    */
   startingDeadline?: number;
   /** See `OverlapPolicy`. Default `allow`. */
@@ -83,14 +87,37 @@ export interface JobSkips {
   noLease: number;
   /** The node was shutting down (or is a client). */
   stopping: number;
+  /**
+   * A cron claim came earlier than the tick's clock tolerance before it was due (Redis time):
+   * this node's wall clock is ahead of Redis time by more than the job tolerates.
+   */
+  clockSkew: number;
+  /**
+   * This node's timer never fired for the tick before its starting deadline (the event loop was
+   * busy, the timer drifted past a window, cron skipped it): counted when the next firing comes.
+   */
+  missed: number;
+  /**
+   * The timer fired again for a tick this node already handled (the `cron` package fires
+   * repeatedly for about an hour after the southern autumn DST change): skipped without a claim.
+   */
+  duplicate: number;
 }
 
 /** One job as `DistributedJobs.list()` reports it (counters are this node's). */
 export interface JobStatus {
   name: string;
-  /** ms per tick. */
+  /**
+   * ms per tick: the window of an @Interval, @Timeout or direct-call job; for a cron, the gap from
+   * its latest occurrence to the next (a cron's gaps may vary).
+   */
   period: number;
-  schedule: 'cron' | 'interval' | 'manual';
+  schedule: 'cron' | 'interval' | 'timeout' | 'manual';
+  /** The cron expression and its zone, for a cron job. */
+  cron: { expression: string; timeZone?: string; utcOffset?: number } | undefined;
+  /** The tick after the current one: the next occurrence of a cron, the next window otherwise. */
+  nextTick: Date | undefined;
+  /** The starting deadline of the current tick (ms); for a cron, also its clock tolerance. */
   startingDeadline: number;
   overlap: OverlapPolicy;
   catchupWindow: number;

@@ -36,7 +36,7 @@ export class DistributedJobsExplorer {
         if (!metadata) continue;
         this.jobs.register(
           metadata.name,
-          await resolveSchedule(method, metadata.period),
+          resolveSchedule(metadata.name, method, metadata.period),
           metadata.options,
         );
         found = true;

@@ -22,6 +22,8 @@ import { RunMarker } from './run-marker.js';
 import { TickClaimer } from './tick-claimer.js';
 import type { TickSchedule } from './tick-schedule.js';
 import { errorMessage } from '../common/error-message.js';
+import { ThrottledWarning } from '../common/throttled-warning.js';
+import { claimUnfired } from './unfired-ticks.js';
 
 /**
  * Every node fires every tick. The ring's owner claims it at once, the others after a grace per
@@ -34,6 +36,7 @@ export class DistributedJobs {
   private readonly jobs = new Map<string, JobState>();
   private readonly claimer: TickClaimer;
   private readonly runner: JobRunner;
+  private readonly clockWarnings = new WeakMap<JobState, ThrottledWarning>();
 
   constructor(
     @Inject(DISCOVERY_OPTIONS) private readonly options: ResolvedDiscoveryOptions,
@@ -71,8 +74,10 @@ export class DistributedJobs {
   }
 
   list(): JobStatus[] {
+    const wallNow = Date.now();
+    const serverNow = this.membership.serverNow();
     return [...this.jobs.values()].map((job) =>
-      jobStatus(job, this.pool.getHost(job.definition.name)),
+      jobStatus(job, this.pool.getHost(job.definition.name), wallNow, serverNow),
     );
   }
 
@@ -96,19 +101,59 @@ export class DistributedJobs {
     method: JobMethod,
     args: unknown[],
   ): Promise<unknown> {
+    // The wall clock of the firing, read before any await: it names a cron's tick.
+    const wallNow = Date.now();
     const job = this.job(name);
     if (this.runner.isDraining || this.options.clientMode) return skip(job, 'stopping');
-    const { definition } = job;
-    const lease = this.membership.lease;
+    const call: JobCall = { instance, method, args };
+    let serverNow: number;
+    try {
+      serverNow = await this.membership.syncedServerNow();
+    } catch (error) {
+      this.logger.warn(
+        `Job ${name}: tick skipped on this node, Redis time unknown: ${errorMessage(error)}`,
+      );
+      return skip(job, 'redisError');
+    }
     let tick: number;
+    try {
+      tick = job.definition.schedule.tickAt(wallNow, serverNow);
+    } catch (error) {
+      this.logger.error(
+        `Job ${name}: could not tell which tick this firing stands for: ${errorMessage(error)}`,
+      );
+      return skip(job, 'missed');
+    }
+    // The timer fired again for the same tick (cron does, after a southern autumn DST change).
+    if (tick === job.lastFired) return skip(job, 'duplicate');
+    const previous = job.lastFired;
+    job.lastFired = tick;
+    if (previous !== undefined && tick > previous) {
+      claimUnfired(job, previous, tick, serverNow, (missed) =>
+        this.claimAndRun(job, call, missed, serverNow),
+      );
+    }
+    return this.claimAndRun(job, call, tick, serverNow);
+  }
+
+  /** Claims `tick` (after this node's grace on the ring) and runs it if Redis grants it here. */
+  private async claimAndRun(
+    job: JobState,
+    call: JobCall,
+    tick: number,
+    firedAt: number,
+  ): Promise<unknown> {
+    const { definition } = job;
+    const { name } = definition;
+    const lease = this.membership.lease;
     let rank: number;
     let claim: ClaimResult;
     try {
-      let serverNow = await this.membership.syncedServerNow();
       if (!lease.isValid()) return skip(job, 'noLease');
-      tick = definition.schedule.tickAt(serverNow);
+      if (definition.schedule.kind === 'cron') this.checkClock(job, tick);
       rank = this.pool.rank(name);
-      const wait = claimDelay(definition, tick, rank, serverNow);
+      const wait = claimDelay(definition, tick, rank, firedAt);
+      let serverNow = firedAt;
       if (wait > 0) {
         await new Promise((resolve) => setTimeout(resolve, wait));
         if (this.runner.isDraining) return skip(job, 'stopping');
@@ -122,12 +167,14 @@ export class DistributedJobs {
       );
       return skip(job, 'redisError');
     }
-    if (claim.status !== 'late') sawTick(job, tick);
+    if (claim.status !== 'late' && claim.status !== 'early') sawTick(job, tick);
     switch (claim.status) {
       case 'taken':
         return skip(job, claim.takenAs === 'overlap' ? 'overlap' : 'claimedElsewhere');
       case 'late':
         return skip(job, 'deadline');
+      case 'early':
+        return skip(job, 'clockSkew');
       case 'overlap':
         return skip(job, 'overlap');
       case 'buffered':
@@ -135,7 +182,6 @@ export class DistributedJobs {
         return undefined;
     }
     if (rank > 0) job.failovers += 1;
-    const call: JobCall = { instance, method, args };
     const marker = definition.overlap === 'allow' ? undefined : claim.token;
     if (claim.cancelled !== undefined) this.runner.cancel(job, claim.cancelled, tick);
     if (!lease.isValid()) {
@@ -154,6 +200,26 @@ export class DistributedJobs {
     } finally {
       if (marker !== undefined) this.runner.release(job, marker, call);
     }
+  }
+
+  /**
+   * Warns (once a minute per job) when this node's wall clock, which fires the cron, is further
+   * from Redis time than the tick tolerates: ahead, Redis refuses its claims as early; behind,
+   * as late. Other nodes of the pool still run those ticks.
+   */
+  private checkClock(job: JobState, tick: number): void {
+    const offset = this.membership.clockOffset();
+    const tolerance = job.definition.deadlineOf(tick);
+    if (offset === undefined || Math.abs(offset) <= tolerance) return;
+    let warning = this.clockWarnings.get(job);
+    if (!warning)
+      this.clockWarnings.set(job, (warning = new ThrottledWarning(this.logger, 60_000)));
+    warning.warn(
+      `Job ${job.definition.name}: this node's wall clock is ${Math.abs(offset)} ms ` +
+        `${offset > 0 ? 'ahead of' : 'behind'} Redis time, more than the ${tolerance} ms its ` +
+        `cron ticks tolerate (startingDeadline); Redis refuses its claims as ` +
+        `${offset > 0 ? 'early' : 'late'}. Fix the clock (NTP)`,
+    );
   }
 
   /** Stops taking ticks and waits for running jobs, up to `jobs.drainTimeout`, then aborts them. @internal */

@@ -1,5 +1,5 @@
-// A job as the runner uses it: its schedule and key, and the timings derived from its options
-// (starting deadline, failover grace, how long Redis keeps its tick records).
+// A job as the runner uses it: its schedule and key, and the timings of each of its ticks (starting
+// deadline, clock tolerance, failover grace) and of its records, the same on every node.
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
 import { jobKey } from '../storage/registry-keys.js';
 import type { CatchupMode, OverlapPolicy } from './distributed-job.interface.js';
@@ -7,8 +7,8 @@ import type { TickSchedule } from './tick-schedule.js';
 
 /** A non-owner waits at most this many grace steps, however far down the ring it is. */
 export const MAX_FAILOVER_STEPS = 3;
-/** The default starting deadline is half the period, at most this (ms). */
-const DEFAULT_DEADLINE_CAP = 10_000;
+/** The default starting deadline is half the gap to the next tick, at most this (ms). */
+export const DEFAULT_DEADLINE_CAP = 10_000;
 /**
  * Tick records outlive the deadline by at least this (ms): a claim is refused by the deadline
  * before its record is read, so dropping older records cannot admit a second run; the margin
@@ -30,15 +30,23 @@ export interface JobDefinition {
   name: string;
   key: string;
   schedule: TickSchedule;
-  /** ms after a tick is due during which it may still start. */
-  startingDeadline: number;
+  /** The job's or the module's `startingDeadline`; undefined: per tick (`deadlineOf`). */
+  startingDeadline: number | undefined;
   overlap: OverlapPolicy;
   catchupWindow: number;
   catchup: CatchupMode;
-  /** ms a non-owner waits per rank before it claims a tick itself. */
-  grace: number;
-  /** ms (Redis time, from the tick) that Redis keeps a tick's record. */
+  /** ms (Redis time, from the tick) that Redis keeps a tick's record. The same for every tick. */
   retention: number;
+  /** A @Timeout job's claim is refused while its last claim is younger than this (ms); else 0. */
+  cooldown: number;
+  /**
+   * ms after `tick` is due during which it may still start: the configured deadline, else half
+   * the gap to the next tick, at most 10 s. For a cron it is also the clock tolerance: a claim
+   * earlier than due minus this (Redis time) is refused.
+   */
+  deadlineOf(tick: number): number;
+  /** ms a non-owner waits per rank before it claims `tick` itself. */
+  graceOf(tick: number): number;
 }
 
 export function defineJob(
@@ -47,38 +55,60 @@ export function defineJob(
   job: JobOptions,
   options: ResolvedDiscoveryOptions,
 ): JobDefinition {
-  const startingDeadline =
-    job.startingDeadline ??
-    options.jobs.startingDeadline ??
-    Math.max(1, Math.min(Math.floor(schedule.period / 2), DEFAULT_DEADLINE_CAP));
+  const configured = job.startingDeadline ?? options.jobs.startingDeadline;
   const catchupWindow = job.catchupWindow ?? 0;
-  // Every failover step fits inside the deadline, so the last node's claim is still in time.
-  const grace = Math.max(
-    1,
-    Math.min(options.jobs.failoverGrace, Math.floor(startingDeadline / (MAX_FAILOVER_STEPS + 1))),
-  );
-  const dueOffset = schedule.dueAt(0);
+  // Memo of the last tick's deadline: a claim asks for it several times.
+  let memo: { tick: number; deadline: number } | undefined;
+  const deadlineOf = (tick: number): number => {
+    if (configured !== undefined) return configured;
+    if (memo?.tick === tick) return memo.deadline;
+    const gap = schedule.nextTick(tick) - tick;
+    const deadline = Math.max(1, Math.min(Math.floor(gap / 2), DEFAULT_DEADLINE_CAP));
+    memo = { tick, deadline };
+    return deadline;
+  };
+  // The longest deadline any tick can have, for the records' retention (no gap measured).
+  const longestDeadline =
+    configured ??
+    (schedule.period === undefined
+      ? DEFAULT_DEADLINE_CAP
+      : Math.max(1, Math.min(Math.floor(schedule.period / 2), DEFAULT_DEADLINE_CAP)));
+  const dueOffset = schedule.period ?? 0;
   return {
     name,
     key: jobKey(options.keyPrefix, options.serviceName, name),
     schedule,
-    startingDeadline,
+    startingDeadline: configured,
     overlap: job.overlap ?? 'allow',
     catchupWindow,
     catchup: job.catchup ?? 'one',
-    grace,
     retention:
       dueOffset +
-      Math.max(startingDeadline, catchupWindow) +
-      Math.max(schedule.period, RETENTION_MARGIN),
+      Math.max(longestDeadline, catchupWindow) +
+      Math.max(schedule.period ?? 0, RETENTION_MARGIN),
+    cooldown: schedule.kind === 'timeout' ? schedule.period! : 0,
+    deadlineOf,
+    // Every failover step fits inside the deadline, so the last node's claim is still in time.
+    graceOf: (tick) =>
+      Math.max(
+        1,
+        Math.min(
+          options.jobs.failoverGrace,
+          Math.floor(deadlineOf(tick) / (MAX_FAILOVER_STEPS + 1)),
+        ),
+      ),
   };
 }
 
 /**
- * How long (ms from `serverNow`) a node of `rank` on the ring waits before it claims `tick`: the
- * owner claims at once; the others `grace` per rank after the firing (after the end of the window
- * for an @Interval tick, by when the owner has fired whatever its phase), and never so late that
- * the claim would miss the starting deadline.
+ * How long (ms from `serverNow`) a node of `rank` on the ring waits before it claims `tick`:
+ * - a cron tick fired early by this node's clock (ahead of Redis time, by up to the tolerance)
+ *   waits until it is due, so it starts on time; further ahead, the claim goes now and Redis
+ *   refuses it as early;
+ * - the owner claims then; the others `grace` per rank after it (after the end of the window for
+ *   an @Interval tick, by when the owner has fired whatever its phase), never so late that the
+ *   claim would miss the starting deadline;
+ * - a @Timeout tick is claimed at once by any node: each node fires once, the owner maybe never.
  */
 export function claimDelay(
   job: JobDefinition,
@@ -86,10 +116,17 @@ export function claimDelay(
   rank: number,
   serverNow: number,
 ): number {
-  if (rank === 0) return 0;
+  const { kind } = job.schedule;
+  if (kind === 'timeout') return 0;
   const due = job.schedule.dueAt(tick);
-  const from = job.schedule.kind === 'interval' ? Math.max(serverNow, due) : serverNow;
-  const at = from + Math.min(rank, MAX_FAILOVER_STEPS) * job.grace;
-  const latest = due + job.startingDeadline - Math.ceil(job.grace / 2);
-  return Math.max(0, Math.min(at, latest) - serverNow);
+  const deadline = job.deadlineOf(tick);
+  const early = due - serverNow;
+  let from = serverNow;
+  if (kind === 'cron' && early > 0 && early <= deadline) from = due;
+  if (kind === 'interval' && rank > 0) from = Math.max(serverNow, due);
+  if (rank === 0) return Math.max(0, from - serverNow);
+  const grace = job.graceOf(tick);
+  const at = from + Math.min(rank, MAX_FAILOVER_STEPS) * grace;
+  const latest = due + deadline - Math.ceil(grace / 2);
+  return Math.max(0, Math.min(at, Math.max(latest, from)) - serverNow);
 }

@@ -7,6 +7,8 @@ export interface JobState {
   definition: JobDefinition;
   /** Newest tick this node knows to have a record in Redis (catch-up starts after it). */
   lastSeen: number | undefined;
+  /** The tick this node's latest firing stood for (to tell the ticks its timer never fired for). */
+  lastFired: number | undefined;
   running: number;
   runs: number;
   catchups: number;
@@ -26,6 +28,7 @@ export function newJobState(definition: JobDefinition): JobState {
   return {
     definition,
     lastSeen: undefined,
+    lastFired: undefined,
     running: 0,
     runs: 0,
     catchups: 0,
@@ -38,6 +41,9 @@ export function newJobState(definition: JobDefinition): JobState {
       redisError: 0,
       noLease: 0,
       stopping: 0,
+      clockSkew: 0,
+      missed: 0,
+      duplicate: 0,
     },
     errors: 0,
     lastRun: undefined,
@@ -53,13 +59,30 @@ export function sawTick(job: JobState, tick: number): void {
   job.lastSeen = Math.max(job.lastSeen ?? -Infinity, tick);
 }
 
-export function jobStatus(job: JobState, owner: string | undefined): JobStatus {
+/** The job as `list()` reports it; `wallNow` / `serverNow` date its current tick. */
+export function jobStatus(
+  job: JobState,
+  owner: string | undefined,
+  wallNow: number,
+  serverNow: number,
+): JobStatus {
   const { definition, skipped } = job;
+  const { schedule } = definition;
+  let current: { period: number; next: number; deadline: number } | undefined;
+  try {
+    const tick = schedule.tickAt(wallNow, serverNow);
+    const next = schedule.nextTick(tick);
+    current = { period: next - tick, next, deadline: definition.deadlineOf(tick) };
+  } catch {
+    current = undefined; // a cron search that gave up: logged where ticks are claimed
+  }
   return {
     name: definition.name,
-    period: definition.schedule.period,
-    schedule: definition.schedule.kind,
-    startingDeadline: definition.startingDeadline,
+    period: current?.period ?? 0,
+    schedule: schedule.kind,
+    cron: schedule.cron && { ...schedule.cron },
+    nextTick: current && new Date(current.next),
+    startingDeadline: definition.startingDeadline ?? current?.deadline ?? 0,
     overlap: definition.overlap,
     catchupWindow: definition.catchupWindow,
     owner,

@@ -27,12 +27,17 @@ export class TickClaimer {
     serverNow: number,
     lastSeen: number | undefined,
   ): Promise<ClaimResult> {
+    const due = job.schedule.dueAt(tick);
+    const deadline = job.deadlineOf(tick);
     const request = {
       jobKey: job.key,
       tick,
       nodeId: this.nodeId,
       signature: this.sign(job, tick),
-      notAfter: job.schedule.dueAt(tick) + job.startingDeadline,
+      notAfter: due + deadline,
+      // A cron tick is fired by the wall clock: Redis refuses it from a clock too far ahead.
+      notBefore: job.schedule.kind === 'cron' ? due - deadline : 0,
+      cooldown: job.cooldown,
       retention: job.retention,
       overlap: job.overlap,
       runLease: this.runLease,
@@ -40,7 +45,8 @@ export class TickClaimer {
     };
     const result = await this.claims.claim(request);
     if (result.status !== 'taken' || !this.signer) return result;
-    if (this.signer.verify(`${job.key}\n${tick}`, result.signature)) return result;
+    // A cooldown refusal names the tick whose record holds the job (`result.tick`).
+    if (this.signer.verify(`${job.key}\n${result.tick}`, result.signature)) return result;
     // A record nobody with the key wrote blocks the tick: forged by a writer without the key.
     this.onUnverified();
     this.logger.warn(

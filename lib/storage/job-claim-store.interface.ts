@@ -26,6 +26,16 @@ export interface ClaimRequest {
   signature: string;
   /** Redis time (ms) after which the claim is refused: the tick's starting deadline. */
   notAfter: number;
+  /**
+   * Redis time (ms) before which the claim is refused (`early`): a cron tick's due time minus its
+   * clock tolerance. 0 or absent: no such bound.
+   */
+  notBefore?: number;
+  /**
+   * ms: the claim is refused (`taken`) while the job's newest record was claimed less than this
+   * long ago (a @Timeout job runs once per this long). 0 or absent: no such rule.
+   */
+  cooldown?: number;
   /** How long (ms, Redis time) a tick's record is kept; older ones are dropped as claims come. */
   retention: number;
   overlap: 'allow' | 'skip' | 'bufferOne' | 'cancelOther';
@@ -40,12 +50,13 @@ export interface ClaimRequest {
   override?: string;
 }
 
-export type ClaimStatus = 'claimed' | 'taken' | 'late' | 'overlap' | 'buffered';
+export type ClaimStatus = 'claimed' | 'taken' | 'late' | 'early' | 'overlap' | 'buffered';
 
 export interface ClaimResult {
   /**
    * `claimed`: run `tick` with `token`; `taken`: another claim holds the tick; `late`: past its
-   * starting deadline; `overlap`: skipped, a run is in progress; `buffered`: waits for that run.
+   * starting deadline; `early`: before its clock tolerance; `overlap`: skipped, a run is in
+   * progress; `buffered`: waits for that run.
    */
   status: ClaimStatus;
   /** The tick to run: the one asked for, or (`bufferOne`) a tick that waited for a run that died. */

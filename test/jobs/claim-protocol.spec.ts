@@ -74,6 +74,32 @@ function claimProtocol(
       expect(await store.recent(jobKey, 10)).toEqual([]);
     });
 
+    it('refuses a claim before its clock tolerance (notBefore) as early, and leaves the tick unclaimed', async () => {
+      const { base, claim, jobKey } = await freshJob();
+      const early = await claim(base, 'a', { notBefore: (await now()) + 60_000 });
+      expect(early.status).toBe('early');
+      expect(await store.recent(jobKey, 10)).toEqual([]);
+      const inTime = await claim(base, 'b', { notBefore: (await now()) - 1 });
+      expect(inTime).toMatchObject({ status: 'claimed', holder: 'b' });
+    });
+
+    it('cooldown: a later window is taken while the newest record is younger than the cooldown', async () => {
+      const { base, claim } = await freshJob({ cooldown: 60_000 });
+      const first = await claim(base, 'a');
+      const straddling = await claim(base + P, 'b');
+      expect(straddling).toMatchObject({
+        status: 'taken',
+        tick: base,
+        holder: 'a',
+        token: first.token,
+        takenAs: 'claimed',
+      });
+      const { claim: noCooldown } = await freshJob({ cooldown: 1 });
+      await noCooldown(base, 'a');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect((await noCooldown(base + P, 'b')).status).toBe('claimed');
+    });
+
     it('gives tokens that only grow and are at least Redis time in ms', async () => {
       const { base, claim } = await freshJob();
       const tokens: number[] = [];

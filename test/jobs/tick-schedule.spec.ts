@@ -8,7 +8,11 @@ import {
 } from 'nestjs-redis-discovery';
 import { validateOptions } from '../../lib/options/validate-options.js';
 import { claimDelay, defineJob } from '../../lib/jobs/job-definition.js';
-import { resolveSchedule } from '../../lib/jobs/tick-schedule.js';
+import { CronOccurrences, CronSearchError } from '../../lib/jobs/cron-occurrences.js';
+import { resolveSchedule as resolve } from '../../lib/jobs/tick-schedule.js';
+
+const resolveSchedule = (method: object, period: number | undefined) =>
+  resolve('job', method, period);
 
 class Scheduled {
   @Cron('*/5 * * * * *')
@@ -26,13 +30,14 @@ const method = (name: keyof Scheduled) => Scheduled.prototype[name];
 const T = 1_800_000_000_000; // a multiple of 5 s
 
 describe('tick schedules', () => {
-  it('@Cron with seconds: a firing stands for the nearest occurrence, due at that instant', async () => {
+  it('@Cron with seconds: a firing stands for the latest occurrence at or before it (wall clock), due at that instant', async () => {
     const schedule = await resolveSchedule(method('everyFiveSeconds'), undefined);
-    expect(schedule).toMatchObject({ kind: 'cron', period: 5000, source: 'cron' });
-    // Nodes fire at the occurrence give or take their clock skew.
-    for (const skew of [-2400, -250, 0, 1, 250, 2400]) expect(schedule.tickAt(T + skew)).toBe(T);
-    expect(schedule.tickAt(T + 2600)).toBe(T + 5000);
+    expect(schedule).toMatchObject({ kind: 'cron', period: undefined, source: 'cron' });
+    // Named by the wall clock of the firing: Redis time (the second argument) plays no part.
+    for (const late of [0, 1, 250, 2400, 4990]) expect(schedule.tickAt(T + late, 0)).toBe(T);
+    expect(schedule.tickAt(T + 5000, 0)).toBe(T + 5000);
     expect(schedule.dueAt(T)).toBe(T);
+    expect(schedule.nextTick(T)).toBe(T + 5000);
     expect(schedule.ticksBetween(T - 20_000, T, 100)).toEqual([
       T - 20_000,
       T - 15_000,
@@ -42,21 +47,78 @@ describe('tick schedules', () => {
     expect(schedule.ticksBetween(T - 20_000, T, 1)).toEqual([T - 5000]);
   });
 
+  it('an irregular cron: each firing maps to its own occurrence whatever the gaps (1 s, 1 s, 28 s, 30 s)', () => {
+    class Irregular {
+      @Cron('0,1,2,30 * * * * *', { timeZone: 'UTC' })
+      run(): void {}
+    }
+    const schedule = resolve('irregular', Irregular.prototype.run, undefined);
+    const minute = Math.floor(T / 60_000) * 60_000;
+    for (const second of [0, 1, 2, 30]) {
+      expect(schedule.tickAt(minute + second * 1000 + 7, 0)).toBe(minute + second * 1000);
+    }
+    expect(schedule.tickAt(minute + 29_990, 0)).toBe(minute + 2000);
+  });
+
+  it('refuses `period` beside @Cron, and an expression that does not parse, naming the job and the expression', () => {
+    class Both {
+      @Cron('0 0 2 * * *')
+      run(): void {}
+    }
+    expect(() => resolve('Both.run', Both.prototype.run, 86_400_000)).toThrow(
+      new InvalidArgumentError(
+        '@DistributedJob() Both.run: period (86400000) cannot be used with @Cron: the ticks of a cron are its occurrences; remove period (set startingDeadline for how late a tick may start)',
+      ),
+    );
+    // At declaration, when @Cron is below @DistributedJob().
+    expect(() => {
+      class Declared {
+        @DistributedJob({ period: 86_400_000 })
+        @Cron('0 0 2 * * *')
+        run(): void {}
+      }
+      return Declared;
+    }).toThrow(/Declared.run: period \(86400000\) cannot be used with @Cron/);
+    expect(() => {
+      class Bad {
+        @DistributedJob()
+        @Cron('0 0 2 * * * * *')
+        run(): void {}
+      }
+      return Bad;
+    }).toThrow(
+      new InvalidArgumentError(
+        "@DistributedJob() Bad.run: @Cron expression '0 0 2 * * * * *' is not valid: Too many fields",
+      ),
+    );
+    expect(() => {
+      class Never {
+        @DistributedJob()
+        @Cron('0 0 0 30 2 *')
+        run(): void {}
+      }
+      return Never;
+    }).toThrow(/Never.run: @Cron expression '0 0 0 30 2 \*' never occurs/);
+  });
+
   it('@Interval: every firing inside one window of Redis time stands for the same tick, whatever the phase', async () => {
     const schedule = await resolveSchedule(method('everySecond'), undefined);
     expect(schedule).toMatchObject({ kind: 'interval', period: 1000, source: 'interval' });
     const phases = [0, 1, 333, 500, 667, 999];
-    expect(new Set(phases.map((phase) => schedule.tickAt(T + phase)))).toEqual(new Set([T]));
-    expect(schedule.tickAt(T + 1000)).toBe(T + 1000);
+    expect(new Set(phases.map((phase) => schedule.tickAt(0, T + phase)))).toEqual(new Set([T]));
+    expect(schedule.tickAt(0, T + 1000)).toBe(T + 1000);
     // Due when the window ends: by then every healthy node has fired in it.
     expect(schedule.dueAt(T)).toBe(T + 1000);
     expect(schedule.ticksBetween(T - 2500, T, 100)).toEqual([T - 2000, T - 1000]);
   });
 
-  it('@Timeout: one window of the timeout, like an interval', async () => {
+  it('@Timeout: a window of the timeout, at least 60 s, claimed at once by any node (a cooldown of one window)', async () => {
     const schedule = await resolveSchedule(method('once'), undefined);
-    expect(schedule).toMatchObject({ kind: 'interval', period: 3000, source: 'timeout' });
-    expect(schedule.tickAt(T + 2999)).toBe(T);
+    expect(schedule).toMatchObject({ kind: 'timeout', period: 60_000, source: 'timeout' });
+    expect(schedule.tickAt(0, T + 59_999)).toBe(Math.floor((T + 59_999) / 60_000) * 60_000);
+    const job = defineJob('t', schedule, {}, validateOptions({}));
+    expect(job.cooldown).toBe(60_000);
+    expect(claimDelay(job, T, 2, T + 10)).toBe(0);
   });
 
   it('no schedule: direct calls share a window of `period` (default 1000 ms)', async () => {
@@ -64,14 +126,8 @@ describe('tick schedules', () => {
     expect(byDefault).toMatchObject({ kind: 'manual', period: 1000, source: 'default' });
     const minute = await resolveSchedule(method('plain'), 60_000);
     expect(minute).toMatchObject({ kind: 'manual', period: 60_000, source: 'option' });
-    expect(minute.tickAt(T + 59_999)).toBe(T);
+    expect(minute.tickAt(0, T + 59_999)).toBe(T);
     expect(minute.dueAt(T)).toBe(T + 60_000);
-  });
-
-  it('a `period` option beside @Cron keeps cron timing: the nearest multiple', async () => {
-    const schedule = await resolveSchedule(method('everyFiveSeconds'), 5000);
-    expect(schedule).toMatchObject({ kind: 'cron', period: 5000, source: 'option' });
-    expect(schedule.tickAt(T - 1000)).toBe(T);
   });
 });
 
@@ -85,14 +141,15 @@ describe('job timings', () => {
       {},
       options,
     );
-    expect(second).toMatchObject({ startingDeadline: 500, grace: 125, overlap: 'allow' });
+    expect(second.deadlineOf(T)).toBe(500);
+    expect(second.graceOf(T)).toBe(125);
     const minute = defineJob('b', await resolveSchedule(method('plain'), 60_000), {}, options);
-    expect(minute).toMatchObject({ startingDeadline: 10_000, grace: 1000 });
+    expect([minute.deadlineOf(T), minute.graceOf(T)]).toEqual([10_000, 1000]);
     const module = validateOptions({ jobs: { startingDeadline: 2000 } });
-    expect(defineJob('c', second.schedule, {}, module).startingDeadline).toBe(2000);
-    expect(
-      defineJob('d', second.schedule, { startingDeadline: 300 }, module).startingDeadline,
-    ).toBe(300);
+    expect(defineJob('c', second.schedule, {}, module).deadlineOf(T)).toBe(2000);
+    expect(defineJob('d', second.schedule, { startingDeadline: 300 }, module).deadlineOf(T)).toBe(
+      300,
+    );
   });
 
   it('keeps tick records longer than any claim of them can be accepted', async () => {
@@ -115,7 +172,7 @@ describe('job timings', () => {
       {},
       options,
     );
-    expect(cron).toMatchObject({ startingDeadline: 2500, grace: 625 });
+    expect([cron.deadlineOf(T), cron.graceOf(T)]).toEqual([2500, 625]);
     expect(claimDelay(cron, T, 0, T + 10)).toBe(0);
     expect(claimDelay(cron, T, 1, T + 10)).toBe(625);
     expect(claimDelay(cron, T, 3, T + 10)).toBe(3 * 625);
@@ -173,5 +230,48 @@ describe('@DistributedJob() options', () => {
     for (const overlap of ['allow', 'skip', 'bufferOne', 'cancelOther'] as const) {
       expect(declare({ overlap, catchupWindow: 60_000, catchup: 'all' })).not.toThrow();
     }
+  });
+});
+
+describe('per-tick timing and bounded searches', () => {
+  it('the default deadline is half the gap to the next occurrence, at most 10 s, the same on every node', () => {
+    class Irregular {
+      @Cron('0,1,2,30 * * * * *', { timeZone: 'UTC' })
+      run(): void {}
+    }
+    const job = defineJob(
+      'irregular',
+      resolve('irregular', Irregular.prototype.run, undefined),
+      {},
+      validateOptions({}),
+    );
+    const minute = Math.floor(T / 60_000) * 60_000;
+    expect([0, 1, 2, 30].map((s) => job.deadlineOf(minute + s * 1000))).toEqual([
+      500, 500, 10_000, 10_000,
+    ]);
+    // A cron tick is not claimed before due minus its tolerance: a node ahead of Redis waits.
+    expect(claimDelay(job, minute + 1000, 0, minute + 1000 - 300)).toBe(300);
+    expect(claimDelay(job, minute + 1000, 0, minute + 1000 - 600)).toBe(0); // refused by Redis
+  });
+
+  it('a parser that goes backwards or never moves: every search ends, forward, within its bound', () => {
+    const calls = { n: 0 };
+    // Occurrences every 10 s, except that for an hour it answers an hour back (kelektiv/node-cron#881).
+    const broken = new CronOccurrences((after) => {
+      calls.n += 1;
+      const next = (Math.floor(after / 10_000) + 1) * 10_000;
+      return after >= T && after < T + 3_600_000 ? next - 3_600_000 : next;
+    }, 'broken');
+    const next = broken.next(T);
+    expect(next).toBeGreaterThan(T);
+    expect(next).toBeLessThanOrEqual(T + 3_600_000 + 10_000);
+    expect(broken.lastCalls).toBeLessThan(40);
+    expect(broken.latestAtOrBefore(T + 1_800_000)).toBeLessThanOrEqual(T + 1_800_000);
+    const listed = broken.between(T - 60_000, T + 7_200_000, 1000);
+    expect(listed).toEqual([...listed].sort((a, b) => a - b));
+    expect(new Set(listed).size).toBe(listed.length);
+    const stuck = new CronOccurrences(() => 0, 'stuck', { calls: 50, ms: 1000 });
+    expect(() => stuck.next(T)).toThrow(CronSearchError);
+    expect(stuck.lastCalls).toBeLessThanOrEqual(51);
   });
 });

@@ -32,6 +32,10 @@ export interface NodeProcessConfig {
   /** Start the app (and its @Interval timers) at this ms of a `phasePeriod`-long period. */
   phaseMs?: number;
   phasePeriod?: number;
+  /** Block the event loop now and then for up to this long (ms), at random. */
+  busyMaxMs?: number;
+  /** ...waiting up to this long (ms) between two such stretches (default 500). */
+  busyEveryMs?: number;
 }
 
 /** A line the node process reported. */

@@ -1,5 +1,5 @@
-// The counters `ServiceDiscovery.stats` reports (and the metrics observe): what the service did,
-// skipped or recovered from. They only grow; `Telemetry.count()` is the one place they grow.
+// What `ServiceDiscovery.stats` reports (and the metrics observe): counters of what the service
+// did, skipped or recovered from (they only grow, through `Telemetry.count()`), and the clock offset.
 
 /** Counters of what the service skipped or recovered from; they only grow. */
 export interface DiscoveryStats {
@@ -24,4 +24,12 @@ export interface DiscoveryStats {
   handlerErrors: number;
   /** Steps of Redis server time followed at once (see ServerClock): NTP, VM resume, failover. */
   clockSteps: number;
+  /**
+   * ms this node's wall clock (`Date.now()`, which fires `@Cron`) is ahead of Redis time
+   * (negative: behind), as of the last heartbeat; undefined before the first. Not a counter.
+   */
+  clockOffset: number | undefined;
 }
+
+/** The counters of `DiscoveryStats` (every field but the clock offset). */
+export type DiscoveryCounter = Exclude<keyof DiscoveryStats, 'clockOffset'>;

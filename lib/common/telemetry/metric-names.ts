@@ -6,6 +6,7 @@ export const METRIC = {
   heartbeatDuration: 'discovery.heartbeat.duration',
   heartbeatFailures: 'discovery.heartbeat.failures',
   leaseValid: 'discovery.lease.valid',
+  clockOffset: 'discovery.clock.offset',
   serviceNodes: 'discovery.service.nodes',
   eventsReceived: 'discovery.events.received',
   resyncs: 'discovery.view.resyncs',

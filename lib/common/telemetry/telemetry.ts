@@ -1,6 +1,6 @@
 // What this module counts and measures, in one place: the `stats` counters and the histograms
 // recorded as things happen; without a meter the histograms are no-ops (one branch on hot paths).
-import type { DiscoveryStats } from './discovery-stats.interface.js';
+import type { DiscoveryCounter, DiscoveryStats } from './discovery-stats.interface.js';
 import type { HistogramLike, MeterLike } from './meter.interface.js';
 import { ATTR, HEARTBEAT_BUCKETS, JOB_BUCKETS, METRIC } from './metric-names.js';
 
@@ -19,6 +19,7 @@ export class Telemetry {
     unverified: 0,
     handlerErrors: 0,
     clockSteps: 0,
+    clockOffset: undefined,
   };
   private readonly heartbeatDuration: HistogramLike | undefined;
   private readonly jobStartDelay: HistogramLike | undefined;
@@ -43,8 +44,13 @@ export class Telemetry {
     });
   }
 
-  count(counter: keyof DiscoveryStats): void {
+  count(counter: DiscoveryCounter): void {
     this.stats[counter] += 1;
+  }
+
+  /** ms this node's wall clock is ahead of Redis time, measured at a heartbeat. */
+  setClockOffset(ms: number | undefined): void {
+    this.stats.clockOffset = ms;
   }
 
   /** A heartbeat succeeded after a round trip of `ms`. */

@@ -57,10 +57,7 @@ export class NodeLease {
   remaining(): number {
     return Math.max(
       0,
-      Math.min(
-        this.validUntil - this.clocks.monotonic(),
-        this.wallValidUntil - this.clocks.wall(),
-      ),
+      Math.min(this.validUntil - this.clocks.monotonic(), this.wallValidUntil - this.clocks.wall()),
     );
   }
 

@@ -125,6 +125,14 @@ export class NodeMembership {
     return this.clock.now();
   }
 
+  /**
+   * ms this node's wall clock is ahead of Redis time (negative: behind), from the clock estimate;
+   * undefined before any reply. `@Cron` fires by the wall clock, claims are judged in Redis time.
+   */
+  clockOffset(): number | undefined {
+    return this.clock.synced ? Math.round(Date.now() - this.clock.now()) : undefined;
+  }
+
   /** Like `serverNow()`, after one round trip if no reply has set the clock yet. */
   async syncedServerNow(): Promise<number> {
     return this.sync.serverNow();
@@ -209,6 +217,7 @@ export class NodeMembership {
     const receivedAt = ServerClock.local();
     this.telemetry.heartbeat(receivedAt - sentAt);
     this.clock.observe(result.serverTime, sentAt, receivedAt);
+    this.telemetry.setClockOffset(this.clockOffset());
     this.health.succeeded(receivedAt);
     if (result.outcome === 'registered' && this.registered) {
       this.telemetry.count('reRegistrations');

@@ -1,5 +1,5 @@
-// Job claims of the in-memory registry: the same rules as the Redis claim scripts (one claim per
-// tick, starting deadline, fencing tokens, overlap markers, catch-up), for one process.
+// Job claims of the in-memory registry, by the rules of the Redis claim scripts (one claim per
+// tick, deadlines both ways, cooldown, fencing tokens, overlap markers, catch-up), for one process.
 import type {
   ClaimRequest,
   ClaimResult,
@@ -61,6 +61,24 @@ export class MemoryJobClaimStore implements JobClaimStore {
       });
     }
     if (now > request.notAfter) return result('late');
+    if (request.notBefore && now < request.notBefore) return result('early');
+    if (request.cooldown) {
+      // The newest record of the job (by tick) holds it while younger than the cooldown.
+      let newest: (TickRecord & { signature: string }) | undefined;
+      for (const record of job.ticks.values()) {
+        if (!newest || record.tick > newest.tick) newest = record;
+      }
+      const forged = request.override !== undefined && newest?.signature === request.override;
+      if (newest && !forged && newest.at >= now - request.cooldown) {
+        return result('taken', {
+          tick: newest.tick,
+          token: newest.token,
+          holder: newest.nodeId,
+          signature: newest.signature,
+          takenAs: newest.status,
+        });
+      }
+    }
 
     let runTick = tick;
     let runSignature = signature;

@@ -34,6 +34,8 @@ export class RedisJobClaimStore implements JobClaimStore {
       request.runLease,
       request.override ?? '',
       request.catchup ? Math.max(0, Math.round(request.catchup.window)) : '',
+      request.notBefore ?? 0,
+      request.cooldown ?? 0,
       ...candidates,
     ]);
     return decodeClaim(reply);

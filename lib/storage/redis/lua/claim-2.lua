@@ -6,7 +6,9 @@
 -- KEYS: 1 job hash, 2 job ticks
 -- ARGV: 1 tick, 2 node, 3 signature, 4 notAfter, 5 retention, 6 overlap policy, 7 run lease,
 --   8 forged signature to disregard ('' = none), 9 catch-up window ('' = none),
---   10.. catch-up candidates as tick, signature pairs (oldest first)
+--   10 notBefore ('' or 0 = none: refused as early before it), 11 cooldown ms ('' or 0 = none:
+--   taken while the newest record is younger), 12.. catch-up candidates as tick, signature pairs
+--   (oldest first)
 -- Returns: {status, tick to run, token, holder, signature, now, cancelled token, status of the
 --   record that took the tick, caught up tick, token pairs...}
 --@include "tick-record"
@@ -28,6 +30,18 @@ if existing then
   end
 end
 if now > notAfter then return reply('late', tick, '0', '', '') end
+local notBefore, cooldown = tonumber(ARGV[10]) or 0, tonumber(ARGV[11]) or 0
+if notBefore > 0 and now < notBefore then return reply('early', tick, '0', '', '') end
+if cooldown > 0 then
+  -- A @Timeout job: the newest record holds the job while it is younger than the cooldown.
+  local newest = redis.call('ZREVRANGE', TICKS, 0, 0)[1]
+  if newest then
+    local status, token, holder, at, holderSig = parse(redis.call('HGET', HASH, 't:' .. newest))
+    if status and tonumber(at) >= now - cooldown and (ARGV[8] == '' or holderSig ~= ARGV[8]) then
+      return reply('taken', newest, token, holder, holderSig, nil, status)
+    end
+  end
+end
 
 local runTick, runSig, cancelled = tick, sig, nil
 if policy ~= 'allow' then
@@ -61,7 +75,7 @@ if ARGV[9] ~= '' and runTick == tick then
   local previous = redis.call('ZREVRANGEBYSCORE', TICKS, '(' .. tick, '-inf', 'LIMIT', 0, 1)[1]
   local since = now - tonumber(ARGV[9])
   if previous then since = math.max(since, tonumber(previous) + 1) end
-  for i = 10, #ARGV - 1, 2 do
+  for i = 12, #ARGV - 1, 2 do
     local candidate = tonumber(ARGV[i])
     if previous and candidate >= since and candidate < tonumber(tick)
       and redis.call('HEXISTS', HASH, 't:' .. ARGV[i]) == 0 then
