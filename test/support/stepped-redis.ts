@@ -19,6 +19,7 @@ function steppedClockLibrary(): string {
   } catch (error) {
     throw new Error(
       `Could not build the stepped-clock library with cc (apt-get install -y gcc): ${(error as Error).message}`,
+      { cause: error },
     );
   }
   return (library = out);
