@@ -238,7 +238,9 @@ describe('live cluster page in a real browser', () => {
       return (await waitFor(
         async () => {
           const view = await shown(fresh);
-          return view.nodes.join() === [...ids].sort().join() ? view.colors : undefined;
+          // Listed and painted: the list can render a moment before its colour dots.
+          const painted = ids.every((id) => view.colors[id]);
+          return view.nodes.join() === [...ids].sort().join() && painted ? view.colors : undefined;
         },
         { timeout: 10_000, message: `a fresh page never listed ${ids.join(', ')}` },
       ))!;

@@ -204,6 +204,9 @@ describe('live cluster page over HTTP', () => {
       redisError: 0,
       noLease: 0,
       stopping: 0,
+      clockSkew: 0,
+      missed: 0,
+      duplicate: 0,
     });
   });
 

@@ -136,6 +136,7 @@ describe('DiscoveryHealthIndicator', () => {
       pool: 'steady',
       nodes: 2,
       lastHeartbeatAge: expect.any(Number),
+      clockOffset: expect.any(Number),
     });
     expect(body.details.discovery.lastHeartbeatAge).toBeLessThan(FAST.heartbeatTTL);
     expect(body.info).toEqual(body.details);

@@ -196,6 +196,9 @@ describe('OpenTelemetry metrics', () => {
         'redis_error',
         'no_lease',
         'stopping',
+        'clock_skew',
+        'missed',
+        'duplicate_firing',
       ]),
     );
     expect(skips.every((p) => p.value === 0)).toBe(true);
