@@ -20,6 +20,13 @@ export class ServerClock {
   private offset: number | undefined;
   private bestRoundTrip = Infinity;
   private bestAt = 0;
+  /**
+   * The least `serverTime - sentAt` of the recent replies: Redis read its TIME after the request
+   * left, so Redis time is at most local time + this, however the round trips split (a link fast
+   * one way and slow the other leaves the midpoint estimate off by half the difference).
+   */
+  private upper = Infinity;
+  private upperAt = 0;
 
   constructor(private readonly onStep: (stepMs: number) => void = () => undefined) {}
 
@@ -39,6 +46,8 @@ export class ServerClock {
       if (early > 0 || late > 0) {
         const step = estimate - this.offset;
         this.set(estimate, roundTrip, receivedAt);
+        this.upper = Infinity;
+        this.bound(serverTime - sentAt, receivedAt);
         this.onStep(step);
         return;
       }
@@ -47,6 +56,16 @@ export class ServerClock {
     if (this.offset === undefined || stale || roundTrip <= this.bestRoundTrip) {
       this.set(estimate, roundTrip, receivedAt);
     }
+    this.bound(serverTime - sentAt, receivedAt);
+  }
+
+  /**
+   * The latest Redis time it can be now (ms): what a starting deadline is judged against, so that
+   * nothing starts after its deadline on a link slow in one direction.
+   */
+  latest(): number {
+    const now = ServerClock.local();
+    return now + (Number.isFinite(this.upper) ? this.upper : (this.offset ?? performance.timeOrigin));
   }
 
   get synced(): boolean {
@@ -55,12 +74,19 @@ export class ServerClock {
 
   /** Estimated server time now, ms. */
   now(): number {
-    return ServerClock.local() + (this.offset ?? performance.timeOrigin);
+    return ServerClock.local() + Math.min(this.offset ?? performance.timeOrigin, this.upper);
   }
 
   /** Local monotonic time at which the server clock reads `serverTime`. */
   toLocal(serverTime: number): number {
-    return serverTime - (this.offset ?? performance.timeOrigin);
+    return serverTime - Math.min(this.offset ?? performance.timeOrigin, this.upper);
+  }
+
+  private bound(upper: number, at: number): void {
+    if (upper <= this.upper || at - this.upperAt > 60_000) {
+      this.upper = upper;
+      this.upperAt = at;
+    }
   }
 
   private set(offset: number, roundTrip: number, at: number): void {

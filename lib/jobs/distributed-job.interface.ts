@@ -131,6 +131,11 @@ export interface JobStatus {
   failovers: number;
   /** Ticks put on hold by `bufferOne` on this node's claim. */
   buffered: number;
+  /**
+   * Ticks granted to this node that it gave back unrun (its lease ran out, shutdown began, or
+   * the grant came past the tick's deadline), so that a peer could still claim them in time.
+   */
+  givenBack: number;
   /** Ticks this node did not run, all reasons. */
   skips: number;
   skipped: JobSkips;
@@ -154,6 +159,10 @@ export interface JobRunRecord {
   /** `startedAt - tick`. */
   delay: number;
   token: number;
-  /** `claimed` ran (or runs); `buffered` waits for the running one; `overlap` was skipped. */
-  status: 'claimed' | 'buffered' | 'overlap';
+  /**
+   * `claimed` ran (or runs); `granted`: claimed, not (yet) confirmed by its node, so not started
+   * (a peer takes it over if it stays so); `buffered` waits for the running one; `overlap` was
+   * skipped.
+   */
+  status: 'granted' | 'claimed' | 'buffered' | 'overlap';
 }

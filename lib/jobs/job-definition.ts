@@ -47,7 +47,16 @@ export interface JobDefinition {
   deadlineOf(tick: number): number;
   /** ms a non-owner waits per rank before it claims `tick` itself. */
   graceOf(tick: number): number;
+  /**
+   * Redis time before which a claim of `tick` is refused as early (0: none): for a cron tick, due
+   * minus its clock tolerance (the firing's wall clock is too far ahead); for an @Interval window,
+   * its start minus a little (this node's Redis time was wrong: a step it has not seen yet).
+   */
+  notBeforeOf(tick: number): number;
 }
+
+/** An @Interval window may be claimed this much before it begins (ms, at most its deadline). */
+const WINDOW_TOLERANCE = 100;
 
 export function defineJob(
   name: string,
@@ -88,6 +97,12 @@ export function defineJob(
       Math.max(schedule.period ?? 0, RETENTION_MARGIN),
     cooldown: schedule.kind === 'timeout' ? schedule.period! : 0,
     deadlineOf,
+    notBeforeOf: (tick) =>
+      schedule.kind === 'cron'
+        ? schedule.dueAt(tick) - deadlineOf(tick)
+        : schedule.kind === 'interval'
+          ? tick - Math.min(WINDOW_TOLERANCE, deadlineOf(tick))
+          : 0,
     // Every failover step fits inside the deadline, so the last node's claim is still in time.
     graceOf: (tick) =>
       Math.max(

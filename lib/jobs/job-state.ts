@@ -9,6 +9,12 @@ export interface JobState {
   lastSeen: number | undefined;
   /** The tick this node's latest firing stood for (to tell the ticks its timer never fired for). */
   lastFired: number | undefined;
+  /** The highest fencing token this node saw granted (the floor of the next tokens). */
+  highestToken: number;
+  /** Grants this node gave back without running them (lease, shutdown, deadline). */
+  givenBack: number;
+  /** A difference in tick-record retention with another replica was logged. */
+  warnedRetention: boolean;
   running: number;
   runs: number;
   catchups: number;
@@ -29,6 +35,9 @@ export function newJobState(definition: JobDefinition): JobState {
     definition,
     lastSeen: undefined,
     lastFired: undefined,
+    highestToken: 0,
+    givenBack: 0,
+    warnedRetention: false,
     running: 0,
     runs: 0,
     catchups: 0,
@@ -91,6 +100,7 @@ export function jobStatus(
     catchups: job.catchups,
     failovers: job.failovers,
     buffered: job.buffered,
+    givenBack: job.givenBack,
     skips: Object.values(skipped).reduce((sum, n) => sum + n, 0),
     skipped: { ...skipped },
     errors: job.errors,

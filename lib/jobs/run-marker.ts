@@ -2,6 +2,7 @@
 // store: renewed while a run goes on (a marker taken over stops the run), released at its end.
 import type { JobClaimStore, ReleaseResult } from '../storage/job-claim-store.interface.js';
 import type { JobDefinition } from './job-definition.js';
+import type { JobState } from './job-state.js';
 
 export interface RunMarkerTiming {
   /** How often a running job renews its marker (ms). */
@@ -34,14 +35,15 @@ export class RunMarker {
   }
 
   /** Ends the run of `token`; with `takeNext`, a tick that waited for it is claimed for this node. */
-  release(job: JobDefinition, token: number, takeNext: boolean): Promise<ReleaseResult> {
+  release(job: JobState, token: number, takeNext: boolean): Promise<ReleaseResult> {
     return this.claims.release({
-      jobKey: job.key,
+      jobKey: job.definition.key,
       token,
       nodeId: this.nodeId,
       runLease: this.timing.heartbeatTTL,
-      retention: job.retention,
+      retention: job.definition.retention,
       takeNext,
+      tokenFloor: job.highestToken,
     });
   }
 }

@@ -1,10 +1,18 @@
-// What distributed jobs need from a backend: one tick claimed once, run markers of the overlap
-// policies, and the tick records; one contract for Redis (one script call per request) and memory.
+// What distributed jobs need from a backend: one tick claimed once, grants confirmed or given
+// back, run markers of the overlap policies, and the tick records; one contract for Redis (one
+// script call per request) and memory.
 
 /** Job claims of one namespace. Each call is one round trip on the keys of one job (one slot). */
 export interface JobClaimStore {
   /** Claims a tick of a job (see `ClaimRequest`). */
   claim(request: ClaimRequest): Promise<ClaimResult>;
+  /**
+   * Confirms grants made with `confirm: true` before their runs start: after this, no other claim
+   * can take them over. A grant already taken over is refused (`false`): it must not run.
+   */
+  confirm(request: ConfirmRequest): Promise<ConfirmResult>;
+  /** Removes a grant this node will not run, so that another node can still claim the tick. */
+  giveBack(request: GiveBackRequest): Promise<boolean>;
   /**
    * Ends a run that holds the job's run marker (overlap policies other than `allow`). With a tick
    * waiting (`bufferOne`) and `takeNext`, that tick is claimed for `nodeId` at once and returned;
@@ -17,6 +25,8 @@ export interface JobClaimStore {
   recent(jobKey: string, limit: number): Promise<TickRecord[]>;
 }
 
+export type OverlapPolicyName = 'allow' | 'skip' | 'bufferOne' | 'cancelOther';
+
 /** What a node asks of Redis to run one tick of a job. */
 export interface ClaimRequest {
   jobKey: string;
@@ -24,11 +34,16 @@ export interface ClaimRequest {
   nodeId: string;
   /** HMAC of the claim (`signingKey`), stored with it; '' without a key. */
   signature: string;
+  /**
+   * Identifies this claim: the same request sent again (ioredis resends a command whose reply was
+   * lost with the connection) gets the same answer instead of `taken`.
+   */
+  requestId: string;
   /** Redis time (ms) after which the claim is refused: the tick's starting deadline. */
   notAfter: number;
   /**
-   * Redis time (ms) before which the claim is refused (`early`): a cron tick's due time minus its
-   * clock tolerance. 0 or absent: no such bound.
+   * Redis time (ms) before which the claim is refused (`early`): a clock too far ahead. 0 or
+   * absent: no such bound.
    */
   notBefore?: number;
   /**
@@ -36,18 +51,35 @@ export interface ClaimRequest {
    * long ago (a @Timeout job runs once per this long). 0 or absent: no such rule.
    */
   cooldown?: number;
-  /** How long (ms, Redis time) a tick's record is kept; older ones are dropped as claims come. */
+  /**
+   * How long (ms, Redis time) a tick's record is kept; older ones are dropped as claims come. The
+   * job keeps the largest retention any claimer asked for, and uses that.
+   */
   retention: number;
-  overlap: 'allow' | 'skip' | 'bufferOne' | 'cancelOther';
+  overlap: OverlapPolicyName;
   /** Lifetime of the run marker (ms) when `overlap` is not `allow`; renewed while the run goes on. */
   runLease: number;
+  /** The highest fencing token this node has seen for the job: new tokens are above it. */
+  tokenFloor?: number;
   /**
-   * Missed ticks to claim too, oldest first: those of `ticks` later than the last tick with a record
-   * and at most `window` ms old (Redis time).
+   * The grant must be confirmed (`JobClaimStore.confirm`) before its run starts; until then a
+   * claim of another node takes it over once it is `takeoverAfter` ms old. Without, it is final.
    */
-  catchup?: { window: number; ticks: Array<{ tick: number; signature: string }> };
-  /** A record found forged (its signature): it is disregarded. */
-  override?: string;
+  confirm?: boolean;
+  takeoverAfter?: number;
+  /**
+   * A record found forged (it does not verify under any key): the exact record that blocks the
+   * tick (`record`), or the record the run marker names (`marker`), is disregarded.
+   */
+  override?: { kind: 'record' | 'marker'; value: string };
+  /**
+   * Missed ticks to claim too, oldest first: those of `ticks` later than the last tick with a
+   * record, at most `window` ms old and not past their own `notAfter` (Redis time).
+   */
+  catchup?: {
+    window: number;
+    ticks: Array<{ tick: number; notAfter: number; signature: string }>;
+  };
 }
 
 export type ClaimStatus = 'claimed' | 'taken' | 'late' | 'early' | 'overlap' | 'buffered';
@@ -63,10 +95,17 @@ export interface ClaimResult {
   tick: number;
   /** Fencing token of the tick's claim (when claimed, or the holder's when taken). */
   token: number;
-  /** Node that holds the tick (this one when claimed). */
+  /**
+   * Node that holds the tick (this one when claimed); with `overlap` / `buffered`, the node of
+   * the run in progress.
+   */
   holder: string;
-  /** Signature stored with the holding claim ('' when none). */
+  /** Signature of the holding record ('' when none): the tick's, or the running tick's. */
   signature: string;
+  /** The holding record as stored (with `taken`, `overlap`, `buffered`), to override it if forged. */
+  record: string;
+  /** With `overlap` / `buffered`: the tick of the run in progress (what `signature` signs). */
+  markerTick: number | undefined;
   serverTime: number;
   /** Missed ticks claimed with this one, oldest first; run before `tick`. */
   catchup: Array<{ tick: number; token: number }>;
@@ -74,6 +113,34 @@ export interface ClaimResult {
   cancelled: number | undefined;
   /** With `taken`: what holds the tick (a claim, a tick waiting, or a tick skipped by overlap). */
   takenAs: TickRecord['status'] | undefined;
+  /** The node whose unconfirmed grant of this tick this claim took over. */
+  tookOver: string | undefined;
+  /** The retention the job keeps (ms): the largest any claimer asked for. */
+  retention: number;
+  /** The stored token was too far ahead to be genuine, or the run marker named no claim of it. */
+  forgedToken: boolean;
+  forgedMarker: boolean;
+}
+
+/** Confirms grants before their runs start (`JobClaimStore.confirm`). */
+export interface ConfirmRequest {
+  jobKey: string;
+  nodeId: string;
+  grants: Array<{ tick: number; token: number }>;
+}
+
+export interface ConfirmResult {
+  serverTime: number;
+  /** Per grant, in order: still this node's (now final), or taken over (must not run). */
+  confirmed: boolean[];
+}
+
+/** Gives back a grant (`JobClaimStore.giveBack`). */
+export interface GiveBackRequest {
+  jobKey: string;
+  nodeId: string;
+  tick: number;
+  token: number;
 }
 
 /** Ends a run that holds the run marker (`JobClaimStore.release`). */
@@ -88,6 +155,8 @@ export interface ReleaseRequest {
   retention: number;
   /** Start a tick that waited for this run (false while shutting down or without a lease). */
   takeNext: boolean;
+  /** The highest fencing token this node has seen for the job. */
+  tokenFloor?: number;
 }
 
 /** Renews a run marker (`JobClaimStore.renew`). */
@@ -100,6 +169,7 @@ export interface RenewRequest {
 export interface ReleaseResult {
   /** False when the marker was no longer this run's (cancelled, or it expired). */
   held: boolean;
+  serverTime: number;
   /** A tick that waited (`bufferOne`), now claimed for the releasing node. */
   next: { tick: number; token: number } | undefined;
 }
@@ -107,7 +177,8 @@ export interface ReleaseResult {
 /** One tick's record in Redis. */
 export interface TickRecord {
   tick: number;
-  status: 'claimed' | 'buffered' | 'overlap';
+  /** `granted`: claimed, its run not yet confirmed by its node. */
+  status: 'granted' | 'claimed' | 'buffered' | 'overlap';
   token: number;
   nodeId: string;
   /** Redis time (ms) of the record (for a claim: when it was granted). */

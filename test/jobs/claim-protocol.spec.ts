@@ -20,6 +20,7 @@ function claimProtocol(
     let store: JobClaimStore;
     let now: () => Promise<number>;
     let job = 0;
+    let requests = 0;
     beforeAll(() => {
       ({ store, now } = setup());
     });
@@ -34,6 +35,7 @@ function claimProtocol(
           tick,
           nodeId,
           signature: '',
+          requestId: `r${(requests += 1)}`,
           notAfter: tick + 60_000,
           retention: 120_000,
           overlap: 'allow',
@@ -153,6 +155,7 @@ function claimProtocol(
           }),
         ).toEqual({
           held: true,
+          serverTime: expect.any(Number),
           next: undefined,
         });
         expect((await claim(base + 2 * P, 'b')).status).toBe('claimed');
@@ -189,7 +192,7 @@ function claimProtocol(
             retention: 120_000,
             takeNext: true,
           }),
-        ).toEqual({ held: true, next: undefined });
+        ).toEqual({ held: true, serverTime: expect.any(Number), next: undefined });
       });
 
       it('bufferOne: when the run it waited for dies, the waiting tick runs with the next claim and that one waits', async () => {
@@ -214,7 +217,7 @@ function claimProtocol(
           retention: 120_000,
           takeNext: false,
         });
-        expect(released).toEqual({ held: true, next: undefined });
+        expect(released).toEqual({ held: true, serverTime: expect.any(Number), next: undefined });
         expect(await claim(base + 2 * P, 'c')).toMatchObject({ status: 'claimed', tick: base + P });
       });
 
@@ -241,7 +244,8 @@ function claimProtocol(
     });
 
     describe('catch-up', () => {
-      const signed = (ticks: number[]) => ticks.map((tick) => ({ tick, signature: '' }));
+      const signed = (ticks: number[]) =>
+        ticks.map((tick) => ({ tick, notAfter: tick + 60_000, signature: '' }));
 
       it('claims the missed ticks after the last record, oldest first, with smaller tokens', async () => {
         const { base, claim } = await freshJob();
@@ -273,13 +277,163 @@ function claimProtocol(
       });
     });
 
+    describe('grants confirmed before they run', () => {
+      it('a grant that needs confirming is granted, then claimed once confirmed, and then final', async () => {
+        const { base, claim, jobKey } = await freshJob({ confirm: true, takeoverAfter: 0 });
+        const grant = await claim(base, 'a');
+        expect(grant).toMatchObject({ status: 'claimed', holder: 'a' });
+        expect((await store.recent(jobKey, 1))[0].status).toBe('granted');
+        const confirmed = await store.confirm({
+          jobKey,
+          nodeId: 'a',
+          grants: [{ tick: base, token: grant.token }],
+        });
+        expect(confirmed.confirmed).toEqual([true]);
+        expect((await store.recent(jobKey, 1))[0].status).toBe('claimed');
+        // Confirmed: no later claim takes it over, however old.
+        expect(await claim(base, 'b')).toMatchObject({ status: 'taken', holder: 'a' });
+      });
+
+      it('an unconfirmed grant is taken over once takeoverAfter old; its node cannot confirm it then', async () => {
+        const { base, claim, jobKey } = await freshJob({ confirm: true, takeoverAfter: 100_000 });
+        const lost = await claim(base, 'a');
+        // Not yet old enough: the owner may still confirm.
+        expect(await claim(base, 'b')).toMatchObject({
+          status: 'taken',
+          holder: 'a',
+          takenAs: 'granted',
+        });
+        const takeover = await claim(base, 'b', { takeoverAfter: 0 });
+        expect(takeover).toMatchObject({ status: 'claimed', holder: 'b', tookOver: 'a' });
+        expect(takeover.token).toBeGreaterThan(lost.token);
+        const late = await store.confirm({
+          jobKey,
+          nodeId: 'a',
+          grants: [{ tick: base, token: lost.token }],
+        });
+        expect(late.confirmed).toEqual([false]);
+        const taker = { tick: base, token: takeover.token };
+        expect((await store.confirm({ jobKey, nodeId: 'b', grants: [taker] })).confirmed).toEqual([
+          true,
+        ]);
+        expect(await claim(base, 'c', { takeoverAfter: 0 })).toMatchObject({
+          status: 'taken',
+          holder: 'b',
+        });
+      });
+
+      it('a final grant (no confirm) is never taken over', async () => {
+        const { base, claim } = await freshJob();
+        await claim(base, 'a');
+        expect(await claim(base, 'b', { confirm: true, takeoverAfter: 0 })).toMatchObject({
+          status: 'taken',
+          holder: 'a',
+        });
+      });
+
+      it('the same request sent again gets the same grant, not "taken"', async () => {
+        const { base, claim } = await freshJob({ confirm: true });
+        const first = await claim(base, 'a', { requestId: 'resent' });
+        const again = await claim(base, 'a', { requestId: 'resent' });
+        expect(again).toMatchObject({ status: 'claimed', holder: 'a', token: first.token });
+        expect(await claim(base, 'a')).toMatchObject({ status: 'taken' }); // another request
+      });
+    });
+
+    it('a grant given back can be claimed by another node; only its holder can give it back', async () => {
+      const { base, claim, jobKey } = await freshJob();
+      const grant = await claim(base, 'a');
+      expect(await store.giveBack({ jobKey, nodeId: 'b', tick: base, token: grant.token })).toBe(
+        false,
+      );
+      expect(
+        await store.giveBack({ jobKey, nodeId: 'a', tick: base, token: grant.token + 1 }),
+      ).toBe(false);
+      expect(await store.giveBack({ jobKey, nodeId: 'a', tick: base, token: grant.token })).toBe(
+        true,
+      );
+      const peer = await claim(base, 'b');
+      expect(peer).toMatchObject({ status: 'claimed', holder: 'b' });
+      expect(peer.token).toBeGreaterThan(grant.token);
+    });
+
+    it('tokens stay above the floor a claimer sends, even when the job key was lost', async () => {
+      const { base, claim } = await freshJob();
+      const floor = (await now()) + 10_000; // as if granted on a Redis whose clock ran ahead
+      const token = (await claim(base, 'a', { tokenFloor: floor })).token;
+      expect(token).toBe(floor + 1);
+      const fresh = await freshJob(); // a job key with nothing in it: the data was lost
+      const after = await fresh.claim(fresh.base, 'b', { tokenFloor: token });
+      expect(after.token).toBeGreaterThan(token);
+    });
+
+    it('keeps records for the longest retention any claimer asked for (mixed settings)', async () => {
+      const { base, claim, jobKey } = await freshJob({ retention: 120_000 });
+      await claim(base, 'a');
+      const short = await claim(base + 9 * P, 'b', { retention: 1000 });
+      expect(short.retention).toBe(120_000);
+      expect((await store.recent(jobKey, 10)).map((r) => r.tick)).toContain(base);
+    });
+
+    it('refuses catch-up candidates past their own notAfter', async () => {
+      const { base, claim } = await freshJob();
+      await claim(base);
+      const result = await claim(base + 3 * P, 'a', {
+        catchup: {
+          window: 60_000,
+          ticks: [
+            { tick: base + P, notAfter: (await now()) - 1, signature: '' },
+            { tick: base + 2 * P, notAfter: (await now()) + 60_000, signature: '' },
+          ],
+        },
+      });
+      expect(result.catchup.map((c) => c.tick)).toEqual([base + 2 * P]);
+    });
+
+    it('overrides a record without a signature, exactly the one it names', async () => {
+      const { base, claim } = await freshJob();
+      await claim(base, 'mallory'); // no signature at all: '' must not mean "no override"
+      const blocked = await claim(base, 'a', { signature: 'good' });
+      expect(blocked).toMatchObject({ status: 'taken', holder: 'mallory' });
+      const stale = await claim(base, 'a', {
+        signature: 'good',
+        override: { kind: 'record', value: blocked.record + 'x' },
+      });
+      expect(stale).toMatchObject({ status: 'taken', holder: 'mallory' });
+      const overridden = await claim(base, 'a', {
+        signature: 'good',
+        override: { kind: 'record', value: blocked.record },
+      });
+      expect(overridden).toMatchObject({ status: 'claimed', holder: 'a' });
+    });
+
+    it('names the record behind a run marker, and disregards that marker when overridden', async () => {
+      const { base, claim } = await freshJob({ overlap: 'skip' });
+      await claim(base, 'mallory', { signature: 'bad' });
+      const blocked = await claim(base + P, 'a', { signature: 'good' });
+      expect(blocked).toMatchObject({
+        status: 'overlap',
+        holder: 'mallory',
+        signature: 'bad',
+        markerTick: base,
+      });
+      const overridden = await claim(base + 2 * P, 'a', {
+        signature: 'good',
+        override: { kind: 'marker', value: blocked.record },
+      });
+      expect(overridden).toMatchObject({ status: 'claimed', holder: 'a' });
+    });
+
     it('disregards a record whose signature a node found forged', async () => {
       const { base, claim } = await freshJob();
       const forged = await claim(base, 'mallory', { signature: 'not-a-real-hmac' });
       expect(forged.status).toBe('claimed');
       const blocked = await claim(base, 'a', { signature: 'good' });
       expect(blocked).toMatchObject({ status: 'taken', signature: 'not-a-real-hmac' });
-      const overridden = await claim(base, 'a', { signature: 'good', override: blocked.signature });
+      const overridden = await claim(base, 'a', {
+        signature: 'good',
+        override: { kind: 'record', value: blocked.record },
+      });
       expect(overridden).toMatchObject({ status: 'claimed', holder: 'a', signature: 'good' });
     });
   });

@@ -19,8 +19,10 @@ describe('Lua scripts (lib/storage/redis/lua)', () => {
       [
         'beat-3',
         'claim-2',
+        'confirm-2',
         'deregister-3',
         'fetch-node-2',
+        'give-back-2',
         'reap-3',
         'recent-claims-2',
         'release-run-2',

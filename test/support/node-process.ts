@@ -58,6 +58,7 @@ export interface NodeReport {
     | 'log'
     | 'stopped'
     | 'updated'
+    | 'closing'
     | 'view';
   nodes?: string[];
   job?: string;

@@ -1,11 +1,19 @@
 import net from 'node:net';
 
 /**
- * A TCP proxy between one node and Redis, to add latency to its connection or cut it. Test-only:
- * listens on a free loopback port and forwards to `target`.
+ * A TCP proxy between one node and Redis, to add latency to its connection (both ways, or one way)
+ * or cut it, or let requests through while their replies are lost. Test-only: listens on a free
+ * loopback port and forwards to `target`.
  */
 export class TcpProxy {
+  /** Added to both directions, unless `upMs` / `downMs` say otherwise. */
   latencyMs = 0;
+  /** Node → Redis latency (requests); undefined: `latencyMs`. */
+  upMs: number | undefined;
+  /** Redis → node latency (replies); undefined: `latencyMs`. */
+  downMs: number | undefined;
+  /** Replies are dropped (requests still reach Redis): a link cut just as a reply leaves Redis. */
+  dropReplies = false;
   private cut = false;
   private readonly sockets = new Set<net.Socket>();
   private readonly server: net.Server;
@@ -17,8 +25,8 @@ export class TcpProxy {
       const upstream = net.connect(targetPort, targetHost);
       this.track(client);
       this.track(upstream);
-      this.pipe(client, upstream);
-      this.pipe(upstream, client);
+      this.pipe(client, upstream, 'up');
+      this.pipe(upstream, client, 'down');
     });
   }
 
@@ -50,10 +58,12 @@ export class TcpProxy {
     socket.on('error', () => socket.destroy());
   }
 
-  private pipe(from: net.Socket, to: net.Socket): void {
+  private pipe(from: net.Socket, to: net.Socket, direction: 'up' | 'down'): void {
     from.on('data', (chunk) => {
+      if (direction === 'down' && this.dropReplies) return;
       const send = () => to.destroyed || to.write(chunk);
-      if (this.latencyMs > 0) setTimeout(send, this.latencyMs);
+      const latency = (direction === 'up' ? this.upMs : this.downMs) ?? this.latencyMs;
+      if (latency > 0) setTimeout(send, latency);
       else send();
     });
     from.on('close', () => to.destroy());

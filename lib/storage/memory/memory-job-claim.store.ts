@@ -1,22 +1,21 @@
 // Job claims of the in-memory registry, by the rules of the Redis claim scripts (one claim per
-// tick, deadlines both ways, cooldown, fencing tokens, overlap markers, catch-up), for one process.
+// tick, deadlines both ways, takeover of unconfirmed grants, cooldown, fencing tokens, overlap
+// markers, catch-up), for one process. Records are kept as the same strings Redis keeps.
 import type {
   ClaimRequest,
   ClaimResult,
+  ConfirmRequest,
+  ConfirmResult,
+  GiveBackRequest,
   JobClaimStore,
   ReleaseRequest,
   ReleaseResult,
   RenewRequest,
   TickRecord,
 } from '../job-claim-store.interface.js';
+import { parseTickRecord } from '../tick-record.js';
 import { memoryNow } from './memory-clock.js';
-
-interface JobClaims {
-  token: number;
-  ticks: Map<number, TickRecord & { signature: string }>;
-  run: { token: number; until: number } | undefined;
-  buffered: number | undefined;
-}
+import { activeRun, nextToken, parse, releaseRun, type JobClaims } from './memory-job-state.js';
 
 /**
  * Apps in the same process that use the same `keyPrefix` share one set of job claims, the way
@@ -38,43 +37,82 @@ export class MemoryJobClaimStore implements JobClaimStore {
   async claim(request: ClaimRequest): Promise<ClaimResult> {
     const now = this.now();
     const job = this.job(request.jobKey);
-    const { tick, nodeId, signature } = request;
+    const { tick, nodeId, signature, requestId } = request;
+    const first: TickRecord['status'] = request.confirm ? 'granted' : 'claimed';
+    let forgedToken = false;
+    let forgedMarker = false;
+    let tookOver: string | undefined;
+    job.retention = Math.max(job.retention, request.retention);
+    const retention = job.retention;
     const result = (status: ClaimResult['status'], extra: Partial<ClaimResult> = {}) => ({
       status,
       tick,
       token: 0,
       holder: '',
       signature: '',
+      record: '',
+      markerTick: undefined,
       serverTime: now,
       catchup: [],
       cancelled: undefined,
       takenAs: undefined,
+      tookOver,
+      retention,
+      forgedToken,
+      forgedMarker,
       ...extra,
     });
-    const existing = job.ticks.get(tick);
-    if (existing && (!request.override || existing.signature !== request.override)) {
-      return result('taken', {
-        token: existing.token,
-        holder: existing.nodeId,
-        signature: existing.signature,
-        takenAs: existing.status,
-      });
+    const next = () => {
+      const made = nextToken(job, now, request.tokenFloor);
+      forgedToken ||= made.forged;
+      return made.token;
+    };
+    const put = (status: TickRecord['status'], at: number, token: number, sig: string) =>
+      job.ticks.set(at, `${status} ${token} ${nodeId} ${now} ${sig} ${requestId}`);
+
+    const raw = job.ticks.get(tick);
+    const existing = parse(tick, raw);
+    if (raw !== undefined) {
+      if (existing?.nodeId === nodeId && existing.request === requestId && requestId !== '') {
+        const status = existing.status === 'granted' ? 'claimed' : existing.status;
+        return result(status, {
+          token: existing.token,
+          holder: nodeId,
+          signature: existing.signature,
+        });
+      }
+      const forged = request.override?.kind === 'record' && request.override.value === raw;
+      const abandoned =
+        existing?.status === 'granted' &&
+        existing.at + (request.takeoverAfter ?? 0) <= now &&
+        now <= request.notAfter &&
+        existing.nodeId !== nodeId;
+      if (!forged && !abandoned) {
+        return result('taken', {
+          token: existing?.token ?? 0,
+          holder: existing?.nodeId ?? '',
+          signature: existing?.signature ?? '',
+          record: raw,
+          takenAs: existing?.status,
+        });
+      }
+      if (abandoned) tookOver = existing.nodeId;
     }
     if (now > request.notAfter) return result('late');
     if (request.notBefore && now < request.notBefore) return result('early');
     if (request.cooldown) {
       // The newest record of the job (by tick) holds it while younger than the cooldown.
-      let newest: (TickRecord & { signature: string }) | undefined;
-      for (const record of job.ticks.values()) {
-        if (!newest || record.tick > newest.tick) newest = record;
-      }
-      const forged = request.override !== undefined && newest?.signature === request.override;
+      const newestTick = Math.max(-Infinity, ...job.ticks.keys());
+      const newestRaw = job.ticks.get(newestTick);
+      const newest = parse(newestTick, newestRaw);
+      const forged = request.override?.kind === 'record' && request.override.value === newestRaw;
       if (newest && !forged && newest.at >= now - request.cooldown) {
         return result('taken', {
-          tick: newest.tick,
+          tick: newestTick,
           token: newest.token,
           holder: newest.nodeId,
           signature: newest.signature,
+          record: newestRaw,
           takenAs: newest.status,
         });
       }
@@ -84,25 +122,41 @@ export class MemoryJobClaimStore implements JobClaimStore {
     let runSignature = signature;
     let cancelled: number | undefined;
     if (request.overlap !== 'allow') {
-      const active = job.run !== undefined && job.run.until > now;
-      if (active && request.overlap !== 'cancelOther') {
-        if (request.overlap === 'bufferOne' && job.buffered === undefined) {
-          this.put(job, 'buffered', tick, 0, nodeId, signature, now);
-          job.buffered = tick;
-          return result('buffered', { holder: nodeId, signature });
-        }
-        this.put(job, 'overlap', tick, 0, nodeId, signature, now);
-        return result('overlap', { holder: nodeId, signature });
+      let run = activeRun(job, now, request.runLease);
+      if (run === 'forged') {
+        forgedMarker = true;
+        run = undefined;
       }
-      if (active) cancelled = job.run!.token;
-      if (!active && job.buffered !== undefined) {
-        // The run a tick waited for ended without releasing it: the waiting tick runs now.
-        const waiting = job.ticks.get(job.buffered);
-        job.buffered = undefined;
-        if (waiting?.status === 'buffered' && waiting.tick >= now - request.retention) {
-          this.put(job, 'buffered', tick, 0, nodeId, signature, now);
+      if (run && request.override?.kind === 'marker' && request.override.value === run.record) {
+        run = undefined;
+      }
+      if (run && tookOver !== undefined && run.tick === tick) run = undefined;
+      if (run && request.overlap !== 'cancelOther') {
+        const marker = parse(run.tick, run.record);
+        const holding = {
+          holder: marker?.nodeId ?? '',
+          signature: marker?.signature ?? '',
+          record: run.record,
+          markerTick: run.tick,
+        };
+        if (request.overlap === 'bufferOne' && job.buffered === undefined) {
+          put('buffered', tick, 0, signature);
           job.buffered = tick;
-          runTick = waiting.tick;
+          return result('buffered', holding);
+        }
+        put('overlap', tick, 0, signature);
+        return result('overlap', holding);
+      }
+      if (run) cancelled = run.token;
+      if (!run && job.buffered !== undefined) {
+        // The run a tick waited for ended without releasing it: the waiting tick runs now.
+        const waitingTick = job.buffered;
+        const waiting = parse(waitingTick, job.ticks.get(waitingTick));
+        job.buffered = undefined;
+        if (waiting?.status === 'buffered' && waitingTick >= now - retention) {
+          put('buffered', tick, 0, signature);
+          job.buffered = tick;
+          runTick = waitingTick;
           runSignature = waiting.signature;
         }
       }
@@ -114,17 +168,19 @@ export class MemoryJobClaimStore implements JobClaimStore {
       const since = Math.max(now - request.catchup.window, previous + 1);
       for (const candidate of request.catchup.ticks) {
         if (previous === -Infinity || candidate.tick < since || candidate.tick >= tick) continue;
-        if (job.ticks.has(candidate.tick)) continue;
-        const token = this.nextToken(job, now);
-        this.put(job, 'claimed', candidate.tick, token, nodeId, candidate.signature, now);
+        if (now > candidate.notAfter || job.ticks.has(candidate.tick)) continue;
+        const token = next();
+        put(first, candidate.tick, token, candidate.signature);
         catchup.push({ tick: candidate.tick, token });
       }
     }
-    const token = this.nextToken(job, now);
-    this.put(job, 'claimed', runTick, token, nodeId, runSignature, now);
-    if (request.overlap !== 'allow') job.run = { token, until: now + request.runLease };
+    const token = next();
+    put(runTick === tick ? first : 'claimed', runTick, token, runSignature);
+    if (request.overlap !== 'allow') {
+      job.run = { token, tick: runTick, until: now + request.runLease };
+    }
     for (const old of job.ticks.keys()) {
-      if (old < now - request.retention) job.ticks.delete(old);
+      if (old < now - retention) job.ticks.delete(old);
     }
     return result('claimed', {
       tick: runTick,
@@ -136,22 +192,31 @@ export class MemoryJobClaimStore implements JobClaimStore {
     });
   }
 
-  async release(request: ReleaseRequest): Promise<ReleaseResult> {
-    const { jobKey, token, nodeId, runLease, retention, takeNext } = request;
-    const now = this.now();
+  async confirm({ jobKey, nodeId, grants }: ConfirmRequest): Promise<ConfirmResult> {
     const job = this.job(jobKey);
-    if (job.run?.token !== token) return { held: false, next: undefined };
-    const waiting =
-      job.buffered === undefined || !takeNext ? undefined : job.ticks.get(job.buffered);
-    if (waiting) job.buffered = undefined;
-    if (waiting?.status === 'buffered' && waiting.tick >= now - retention) {
-      const next = this.nextToken(job, now);
-      this.put(job, 'claimed', waiting.tick, next, nodeId, waiting.signature, now);
-      job.run = { token: next, until: now + runLease };
-      return { held: true, next: { tick: waiting.tick, token: next } };
-    }
-    job.run = undefined;
-    return { held: true, next: undefined };
+    const confirmed = grants.map(({ tick, token }) => {
+      const raw = job.ticks.get(tick);
+      const record = parse(tick, raw);
+      const ours = record?.token === token && record.nodeId === nodeId;
+      if (ours && record.status === 'granted')
+        job.ticks.set(tick, raw!.replace(/^granted/, 'claimed'));
+      return ours && (record.status === 'granted' || record.status === 'claimed');
+    });
+    return { serverTime: this.now(), confirmed };
+  }
+
+  async giveBack({ jobKey, nodeId, tick, token }: GiveBackRequest): Promise<boolean> {
+    const job = this.job(jobKey);
+    const record = parse(tick, job.ticks.get(tick));
+    if (record?.token !== token || record.nodeId !== nodeId) return false;
+    if (record.status !== 'granted' && record.status !== 'claimed') return false;
+    job.ticks.delete(tick);
+    if (job.run?.token === token) job.run = undefined;
+    return true;
+  }
+
+  async release(request: ReleaseRequest): Promise<ReleaseResult> {
+    return releaseRun(this.job(request.jobKey), request, this.now());
   }
 
   async renew({ jobKey, token, runLease }: RenewRequest): Promise<boolean> {
@@ -162,35 +227,18 @@ export class MemoryJobClaimStore implements JobClaimStore {
   }
 
   async recent(jobKey: string, limit: number): Promise<TickRecord[]> {
-    return [...this.job(jobKey).ticks.values()]
-      .sort((a, b) => b.tick - a.tick)
+    return [...this.job(jobKey).ticks.entries()]
+      .sort(([a], [b]) => b - a)
       .slice(0, limit)
-      .map(({ tick, status, token, nodeId, at }) => ({ tick, status, token, nodeId, at }));
+      .flatMap(([tick, raw]) => parseTickRecord(tick, raw) ?? []);
   }
 
   private job(key: string): JobClaims {
     let job = this.jobs.get(key);
     if (!job) {
-      job = { token: 0, ticks: new Map(), run: undefined, buffered: undefined };
+      job = { token: 0, ticks: new Map(), run: undefined, buffered: undefined, retention: 0 };
       this.jobs.set(key, job);
     }
     return job;
-  }
-
-  private nextToken(job: JobClaims, now: number): number {
-    job.token = Math.max(job.token + 1, now);
-    return job.token;
-  }
-
-  private put(
-    job: JobClaims,
-    status: TickRecord['status'],
-    tick: number,
-    token: number,
-    nodeId: string,
-    signature: string,
-    at: number,
-  ): void {
-    job.ticks.set(tick, { tick, status, token, nodeId, at, signature });
   }
 }

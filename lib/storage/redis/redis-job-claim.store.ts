@@ -1,8 +1,11 @@
 // Job claims on Redis: each call is one script run on the two keys of one job (one hash slot);
-// the rules live in `lua/claim-2.lua`, `release-run-2.lua` and `renew-run-2.lua`.
+// the rules live in `lua/claim-2.lua`, `confirm-2.lua`, `give-back-2.lua` and the run scripts.
 import type {
   ClaimRequest,
   ClaimResult,
+  ConfirmRequest,
+  ConfirmResult,
+  GiveBackRequest,
   JobClaimStore,
   ReleaseRequest,
   ReleaseResult,
@@ -10,11 +13,18 @@ import type {
   TickRecord,
 } from '../job-claim-store.interface.js';
 import { jobKeys } from '../registry-keys.js';
-import { decodeClaim, decodeRecentClaims, decodeRelease } from './job-claim-replies.js';
+import {
+  decodeClaim,
+  decodeConfirm,
+  decodeRecentClaims,
+  decodeRelease,
+} from './job-claim-replies.js';
 import type { RedisClient } from './redis-client.js';
 import { RedisScript } from './redis-script.js';
 
 const claimScript = new RedisScript('claim-2');
+const confirmScript = new RedisScript('confirm-2');
+const giveBackScript = new RedisScript('give-back-2');
 const releaseRunScript = new RedisScript('release-run-2');
 const renewRunScript = new RedisScript('renew-run-2');
 const recentClaimsScript = new RedisScript('recent-claims-2');
@@ -23,32 +33,51 @@ export class RedisJobClaimStore implements JobClaimStore {
   constructor(private readonly client: RedisClient) {}
 
   async claim(request: ClaimRequest): Promise<ClaimResult> {
-    const candidates = request.catchup?.ticks.flatMap((c) => [c.tick, c.signature]) ?? [];
+    const candidates =
+      request.catchup?.ticks.flatMap((c) => [c.tick, c.notAfter, c.signature]) ?? [];
     const reply = await claimScript.list(this.client, jobKeys(request.jobKey), [
       request.tick,
       request.nodeId,
       request.signature,
+      request.requestId,
+      request.notBefore ?? 0,
       request.notAfter,
       request.retention,
       request.overlap,
       request.runLease,
-      request.override ?? '',
-      request.catchup ? Math.max(0, Math.round(request.catchup.window)) : '',
-      request.notBefore ?? 0,
+      request.tokenFloor ?? 0,
+      request.confirm ? 1 : 0,
+      request.takeoverAfter ?? 0,
+      request.override?.kind ?? '',
+      request.override?.value ?? '',
       request.cooldown ?? 0,
+      request.catchup ? Math.max(0, Math.round(request.catchup.window)) : '',
       ...candidates,
     ]);
     return decodeClaim(reply);
   }
 
+  async confirm({ jobKey, nodeId, grants }: ConfirmRequest): Promise<ConfirmResult> {
+    const pairs = grants.flatMap((grant) => [grant.tick, grant.token]);
+    return decodeConfirm(
+      await confirmScript.list(this.client, jobKeys(jobKey), [nodeId, ...pairs]),
+    );
+  }
+
+  async giveBack({ jobKey, nodeId, tick, token }: GiveBackRequest): Promise<boolean> {
+    const reply = await giveBackScript.run(this.client, jobKeys(jobKey), [nodeId, tick, token]);
+    return Number(reply) === 1;
+  }
+
   async release(request: ReleaseRequest): Promise<ReleaseResult> {
-    const { jobKey, token, nodeId, runLease, retention, takeNext } = request;
+    const { jobKey, token, nodeId, runLease, retention, takeNext, tokenFloor } = request;
     const reply = await releaseRunScript.list(this.client, jobKeys(jobKey), [
       token,
       nodeId,
       runLease,
       retention,
       takeNext ? 1 : 0,
+      tokenFloor ?? 0,
     ]);
     return decodeRelease(reply);
   }

@@ -1,0 +1,88 @@
+// The state of one job's claims in memory, kept as Redis keeps it (records as the same strings),
+// and the reads the claim rules share: a record parsed, the run marker that counts.
+import type { ReleaseRequest, ReleaseResult, TickRecord } from '../job-claim-store.interface.js';
+import { parseTickRecord } from '../tick-record.js';
+
+/** A stored token this far ahead of the clock was not made by a claim (claim-2.lua: TOKEN_AHEAD). */
+export const TOKEN_AHEAD = 1_000_000_000;
+
+export interface JobClaims {
+  token: number;
+  /** tick -> '<status> <token> <node> <at> <signature> <request>' */
+  ticks: Map<number, string>;
+  run: { token: number; tick: number; until: number } | undefined;
+  buffered: number | undefined;
+  retention: number;
+}
+
+export interface Parsed {
+  status: TickRecord['status'];
+  token: number;
+  nodeId: string;
+  at: number;
+  signature: string;
+  request: string;
+}
+
+export function parse(tick: number, record: string | undefined): Parsed | undefined {
+  if (record === undefined) return undefined;
+  const base = parseTickRecord(tick, record);
+  if (!base) return undefined;
+  const [, , , , signature = '', request = ''] = record.split(' ');
+  return { ...base, signature, request };
+}
+
+/** The run marker while active and naming a claim of its token; 'forged' when it names none. */
+export function activeRun(
+  job: JobClaims,
+  now: number,
+  lease: number,
+): { token: number; tick: number; record: string } | 'forged' | undefined {
+  const run = job.run;
+  if (!run || run.until <= now) return undefined;
+  if (run.until > now + 2 * lease) return 'forged';
+  const record = job.ticks.get(run.tick);
+  const parsed = parse(run.tick, record);
+  if (parsed?.token !== run.token || (parsed.status !== 'claimed' && parsed.status !== 'granted')) {
+    return 'forged';
+  }
+  return { token: run.token, tick: run.tick, record: record! };
+}
+
+/** Ends the run of `request.token` (release-run-2.lua): a tick that waited may start for its node. */
+export function releaseRun(job: JobClaims, request: ReleaseRequest, now: number): ReleaseResult {
+  const { token, nodeId, runLease, takeNext } = request;
+  if (job.run?.token !== token) return { held: false, serverTime: now, next: undefined };
+  const retention = Math.max(request.retention, job.retention);
+  const waitingTick = job.buffered;
+  const waiting =
+    waitingTick === undefined || !takeNext
+      ? undefined
+      : parse(waitingTick, job.ticks.get(waitingTick));
+  if (takeNext && waitingTick !== undefined) job.buffered = undefined;
+  if (waiting?.status === 'buffered' && waitingTick! >= now - retention) {
+    const next = nextToken(job, now, request.tokenFloor).token;
+    job.ticks.set(
+      waitingTick!,
+      `claimed ${next} ${nodeId} ${now} ${waiting.signature} ${waiting.request}`,
+    );
+    job.run = { token: next, tick: waitingTick!, until: now + runLease };
+    return { held: true, serverTime: now, next: { tick: waitingTick!, token: next } };
+  }
+  job.run = undefined;
+  return { held: true, serverTime: now, next: undefined };
+}
+
+/**
+ * The next fencing token (fencing-token.lua): above the stored one, Redis time and the claimer's
+ * floor; a stored token too far ahead is disregarded (`forged`).
+ */
+export function nextToken(
+  job: JobClaims,
+  now: number,
+  floor = 0,
+): { token: number; forged: boolean } {
+  const forged = job.token > now + TOKEN_AHEAD;
+  job.token = Math.max((forged ? 0 : job.token) + 1, now, floor + 1);
+  return { token: job.token, forged };
+}
