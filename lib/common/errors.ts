@@ -23,11 +23,22 @@ export class InvalidArgumentError extends DiscoveryError {}
 
 /** Another live process already holds this node id. */
 export class DuplicateNodeIdError extends DiscoveryError {
-  constructor(readonly nodeId: string) {
+  constructor(
+    readonly nodeId: string,
+    /** How long the holder's registration lasts unless it renews it, ms (undefined: unknown). */
+    readonly heldForMs?: number,
+  ) {
     super(
       `nodeId "${nodeId}" is already registered by another live process; ` +
         'give each replica its own nodeId (or let the module generate one)',
     );
+  }
+}
+
+/** A heartbeat of a node this process has deregistered (one that was late): refused by Redis. */
+export class NodeDeregisteredError extends DiscoveryError {
+  constructor(readonly nodeId: string) {
+    super(`node ${nodeId} was deregistered by this process; its late heartbeat was refused`);
   }
 }
 

@@ -6,8 +6,13 @@ export interface RegistryKeys {
   nodes: string;
   /** ZSET nodeId -> deadline (Redis server time, ms) */
   deadlines: string;
-  /** HASH epoch, version, digests, and `o:<nodeId>` -> '<instance> <tag>' of each node's owner */
+  /**
+   * HASH epoch, version, digests, and `o:<nodeId>` -> each node's owner ('<instance> <tag>
+   * <pool> <services>'), or its tombstone ('gone <instance>')
+   */
   meta: string;
+  /** ZSET nodeId -> when its tombstone lapses (Redis server time, ms) */
+  gone: string;
   /** SET per service name of nodeIds: `<service>` is appended */
   servicePrefix: string;
   /** SET per pool name of nodeIds: `<pool>` is appended */
@@ -21,6 +26,7 @@ export function registryKeys(keyPrefix: string, channel: string): RegistryKeys {
     nodes: `${tag}:nodes`,
     deadlines: `${tag}:deadlines`,
     meta: `${tag}:meta`,
+    gone: `${tag}:gone`,
     servicePrefix: `${tag}:svc:`,
     poolPrefix: `${tag}:pool:`,
     channel,

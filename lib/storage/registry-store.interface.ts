@@ -11,18 +11,33 @@ export interface RegistryStore {
   readonly address: string;
   /** The last connection error seen, if any (for messages). */
   readonly lastConnectionError: string | undefined;
+  /** Whether a connection to the registry was ever up: a command sent may have reached it. */
+  readonly reachedRedis: boolean;
 
   /**
    * Registers or renews `nodeId` until server time + `ttl`, and reaps expired peers on the way.
    * `tag` is `recordTag(record)`: a beat whose tag Redis already holds leaves the record out of the
    * call. `scope` names the digest fields of a partial view, returned in `scopes`.
-   * Throws `DuplicateNodeIdError`.
+   * Throws `DuplicateNodeIdError` (another live process holds the id) and
+   * `NodeDeregisteredError` (this instance deregistered it: a late beat).
    */
   beat(beat: BeatRequest): Promise<BeatResult>;
-  /** Removes the node if `instance` still owns it and announces it; false when there was nothing to remove. */
-  deregister(nodeId: string, instance: string): Promise<boolean>;
-  /** Removes every node whose deadline has passed and announces each once, cluster-wide. */
-  reap(scope?: string[]): Promise<ReapResult>;
+  /**
+   * Removes the node if `instance` still owns it and announces it (false when there was nothing
+   * to remove), and leaves a tombstone for `ttl` ms that refuses every later beat of `instance`.
+   */
+  deregister(nodeId: string, instance: string, ttl: number): Promise<boolean>;
+  /**
+   * Adds every digest up again from what the registry holds (one pass over it): the repair of a
+   * digest that went wrong. Resolves with the state after it and how many fields were wrong.
+   */
+  recount(scope?: string[]): Promise<RecountResult>;
+  /**
+   * Removes every node whose deadline has passed and announces each once, cluster-wide; unless
+   * `caller` (the node asking) was expired itself: it was away, or Redis stood still, and it
+   * cannot tell who is gone (see reap-expired.lua).
+   */
+  reap(scope?: string[], caller?: string): Promise<ReapResult>;
   /**
    * Every node alive at `now` (Redis time), page by page: `onPage` gets each page's records and
    * their tags. Pages are not one atomic read: changes made meanwhile come as events. Resolves
@@ -73,10 +88,17 @@ export interface RegistryVersion {
   version: number;
   /** Sum (mod 2^48) of the tags of every stored record (see registry-digest.ts). */
   digest: number;
+  /** How many nodes hold a deadline (Redis's own count, whoever wrote them; expired ones too until reaped). */
+  count: number;
   /** The digests of the fields a partial view asked for (`d:<service>`, `p:<pool>`). */
   scopes: Record<string, number>;
   /** Redis server time (ms) when the reply was made. */
   serverTime: number;
+}
+
+export interface RecountResult extends RegistryVersion {
+  /** How many digest fields were wrong (and are now right). */
+  wrong: number;
 }
 
 export interface ReapResult extends RegistryVersion {

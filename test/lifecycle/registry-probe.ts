@@ -3,7 +3,9 @@ import type { Redis } from 'ioredis';
 /**
  * Every place a node id is registered in a namespace: a key named after it, a field of a hash, a
  * member of a set or sorted set. Job claim hashes, which only hold the id as a value, are history
- * rather than registration and do not count.
+ * rather than registration and do not count; nor does a deregistration's tombstone (the `gone`
+ * sorted set, and `o:<id>` = 'gone <instance>' in meta), which refuses the node's late beats for
+ * one TTL and is then removed.
  */
 export async function registrationsOf(
   admin: Redis,
@@ -16,6 +18,7 @@ export async function registrationsOf(
     const [next, keys] = await admin.scan(cursor, 'MATCH', `*${keyPrefix}*`, 'COUNT', 1000);
     cursor = next;
     for (const key of keys) {
+      if (key.endsWith(':gone')) continue;
       if (key.includes(nodeId)) {
         found.push(key);
         continue;

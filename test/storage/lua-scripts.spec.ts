@@ -17,13 +17,14 @@ describe('Lua scripts (lib/storage/redis/lua)', () => {
   it('has the scripts the stores load', () => {
     expect(scripts.sort()).toEqual(
       [
-        'beat-3',
+        'beat-4',
         'claim-2',
         'confirm-2',
-        'deregister-3',
+        'deregister-4',
         'fetch-node-2',
         'give-back-2',
-        'reap-3',
+        'reap-4',
+        'recount-3',
         'recent-claims-2',
         'release-run-2',
         'renew-run-2',

@@ -4,7 +4,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { backoffDelay } from '../../common/backoff.js';
 import { errorMessage } from '../../common/error-message.js';
-import { DuplicateNodeIdError } from '../../common/errors.js';
+import { DuplicateNodeIdError, NodeDeregisteredError } from '../../common/errors.js';
 import type { RecordSigner } from '../../common/record-signer.js';
 import { ServerClock } from '../../common/server-clock.js';
 import {
@@ -43,6 +43,10 @@ export class NodeMembership {
   /** Every write to Redis goes through this chain: heartbeats never overlap, updates serialize. */
   private writes: Promise<unknown> = Promise.resolve();
   private registered = false;
+  /** A heartbeat was sent (it may have registered the node even if no reply came). */
+  private beatSent = false;
+  /** When the last heartbeat left (local monotonic ms): the next one is due an interval later. */
+  private lastSentAt: number | undefined;
   private readonly health: HeartbeatHealth;
   private heartbeatTimer: NodeJS.Timeout | undefined;
 
@@ -91,15 +95,17 @@ export class NodeMembership {
     this.stopping = true;
     this.lease.end();
     clearTimeout(this.heartbeatTimer);
-    // Only a node that ever registered has something to remove: a start that never reached Redis
-    // must not spend the TTL trying (an unanswered first beat expires by its TTL).
-    if (!this.registered) return;
-    // Sent after any in-flight heartbeat on the same connection, so Redis applies it last: once it
-    // resolves no key of the node is left, even if that heartbeat was stalled.
-    await deregisterWithin((work) => this.serialize(work), {
+    // A node that sent no heartbeat (or whose connection never reached Redis) has nothing to
+    // remove: it must not spend the TTL trying. One that did may have registered without hearing
+    // back (a start that gave up while its first beat was in flight).
+    if (!this.registered && !(this.beatSent && this.store.reachedRedis)) return;
+    // Sent at once, not behind a stalled heartbeat: on the same connection Redis applies it after
+    // that beat, and its tombstone refuses any beat of this process that comes later still.
+    await deregisterWithin({
       store: this.store,
       nodeId: this.nodeId,
       instance: this.instance,
+      ttl: this.options.heartbeatTTL,
       bound: this.options.heartbeatTTL,
       retryDelay: this.options.retry.initialDelay,
       logger: this.logger,
@@ -157,6 +163,7 @@ export class NodeMembership {
   private async connect(): Promise<void> {
     await waitForRegistry(() => this.startOnce(), {
       ...this.options,
+      nodeId: this.nodeId,
       store: this.store,
       logger: this.logger,
       stopping: () => this.stopping,
@@ -170,13 +177,20 @@ export class NodeMembership {
     if (!this.options.clientMode) await this.serialize(() => this.beat());
   }
 
+  /**
+   * Heartbeats on a fixed schedule from their send times: a slow reply does not push the next
+   * beat later, so the lease holds while a round trip stays under `heartbeatTTL - heartbeatInterval`.
+   */
   private scheduleHeartbeat(delay: number): void {
     if (this.stopping) return;
     this.heartbeatTimer = setTimeout(async () => {
       try {
         await this.serialize(() => this.beat());
-        this.scheduleHeartbeat(this.options.heartbeatInterval);
-      } catch {
+        const since = ServerClock.local() - (this.lastSentAt ?? ServerClock.local());
+        this.scheduleHeartbeat(Math.max(0, this.options.heartbeatInterval - since));
+      } catch (error) {
+        if (this.stopping) return;
+        if (error instanceof DuplicateNodeIdError) this.logger.error(error.message);
         const { initialDelay, maxDelay } = this.options.retry;
         this.scheduleHeartbeat(
           backoffDelay(this.health.consecutiveFailures, initialDelay, maxDelay),
@@ -192,6 +206,8 @@ export class NodeMembership {
     const { record, tag } = this.record.encoded(node);
     const sent = this.sync.mark();
     const sentAt = ServerClock.local();
+    this.lastSentAt = sentAt;
+    this.beatSent = true;
     let result;
     try {
       result = await this.store.beat({
@@ -205,16 +221,18 @@ export class NodeMembership {
         scope: this.sync.scope(),
       });
     } catch (error) {
+      // A late beat of a node that deregistered meanwhile: refused by its tombstone, as meant.
+      if (error instanceof NodeDeregisteredError && this.stopping) throw error;
       this.telemetry.count('heartbeatFailures');
       this.health.failed(sentAt);
-      if (error instanceof DuplicateNodeIdError) this.logger.error(error.message);
-      else
+      if (!(error instanceof DuplicateNodeIdError))
         this.logger.warn(
           `Heartbeat failed (${this.health.consecutiveFailures} in a row): ${errorMessage(error)}`,
         );
       throw error;
     }
     const receivedAt = ServerClock.local();
+    if (this.stopping) return; // a beat that was in flight at shutdown: nothing to act on
     this.telemetry.heartbeat(receivedAt - sentAt);
     this.clock.observe(result.serverTime, sentAt, receivedAt);
     this.telemetry.setClockOffset(this.clockOffset());

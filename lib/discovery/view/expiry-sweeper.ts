@@ -71,7 +71,9 @@ export class ExpirySweeper {
     try {
       const sent = this.view.mark();
       const sentAt = ServerClock.local();
-      const result = await this.store.reap(this.view.scopeFields());
+      // A node reaps as itself: if it was expired too (Redis stood still), it removes nobody.
+      const caller = this.beating ? this.options.nodeId : undefined;
+      const result = await this.store.reap(this.view.scopeFields(), caller);
       this.clock.observe(result.serverTime, sentAt, ServerClock.local());
       this.resync.check(result, sent);
       this.plan(result.nextDeadline);

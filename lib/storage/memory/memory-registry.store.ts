@@ -1,7 +1,7 @@
 // The registry of one namespace inside this process (no `redis` option): what Redis holds, kept in
 // memory, under the same rules and with the same events and digests.
 import { randomUUID } from 'node:crypto';
-import { DuplicateNodeIdError } from '../../common/errors.js';
+import { DuplicateNodeIdError, NodeDeregisteredError } from '../../common/errors.js';
 import { tagValue, withTag } from '../registry-digest.js';
 import type {
   BeatRequest,
@@ -9,6 +9,7 @@ import type {
   FetchResult,
   ReapResult,
   RegistryStore,
+  RecountResult,
   RegistryVersion,
   ScopeRead,
 } from '../registry-store.interface.js';
@@ -23,11 +24,11 @@ interface Entry {
   deadline: number;
 }
 
-/** The digest fields an entry counts in, as the Redis scripts keep them. */
+/** The digest fields an entry counts in, as the Redis scripts keep them (each service once). */
 const fieldsOf = (entry: Entry) => [
   'digest',
   `p:${entry.pool}`,
-  ...entry.services.map((name) => `d:${name}`),
+  ...new Set(entry.services.map((name) => `d:${name}`)),
 ];
 
 /**
@@ -47,6 +48,8 @@ class MemoryRegistry {
   }
 
   readonly entries = new Map<string, Entry>();
+  /** Deregistered ids: the instance whose late beats are refused, until when. */
+  readonly tombstones = new Map<string, { instance: string; until: number }>();
   readonly listeners = new Set<(message: string) => void>();
   readonly epoch = randomUUID();
   readonly digests = new Map<string, number>();
@@ -60,6 +63,30 @@ class MemoryRegistry {
     for (const field of fieldsOf(entry)) {
       this.digests.set(field, withTag(this.digests.get(field) ?? 0, tagValue(entry.tag), sign));
     }
+    // A field of a name no node counts in any more goes, as on Redis.
+    if (sign === -1)
+      for (const field of fieldsOf(entry)) if (!this.counts(field)) this.digests.delete(field);
+  }
+
+  private counts(field: string): boolean {
+    for (const entry of this.entries.values()) if (fieldsOf(entry).includes(field)) return true;
+    return false;
+  }
+
+  /** Every digest added up again; how many fields were wrong. */
+  recount(): number {
+    const sums = new Map<string, number>([['digest', 0]]);
+    for (const entry of this.entries.values()) {
+      for (const field of fieldsOf(entry)) {
+        sums.set(field, withTag(sums.get(field) ?? 0, tagValue(entry.tag), 1));
+      }
+    }
+    let wrong = 0;
+    for (const [field, value] of this.digests) if (sums.get(field) !== value) wrong += 1;
+    for (const field of sums.keys()) if (!this.digests.has(field)) wrong += 1;
+    this.digests.clear();
+    for (const [field, value] of sums) this.digests.set(field, value);
+    return wrong;
   }
 
   announce(type: string, record: string, reason?: string): void {
@@ -76,6 +103,7 @@ export class MemoryRegistryStore implements RegistryStore {
   readonly kind = 'memory' as const;
   readonly address = 'memory (this process)';
   readonly lastConnectionError = undefined;
+  readonly reachedRedis = true;
   private readonly registry: MemoryRegistry;
 
   constructor(
@@ -90,40 +118,66 @@ export class MemoryRegistryStore implements RegistryStore {
     const registry = this.registry;
     const now = registry.now();
     const current = registry.entries.get(nodeId);
-    if (current && current.instance !== instance && current.deadline > now) {
-      throw new DuplicateNodeIdError(nodeId);
+    const tombstone = registry.tombstones.get(nodeId);
+    if (tombstone?.instance === instance && tombstone.until > now) {
+      throw new NodeDeregisteredError(nodeId);
     }
+    if (current && current.instance !== instance && current.deadline > now) {
+      throw new DuplicateNodeIdError(nodeId, current.deadline - now);
+    }
+    registry.tombstones.delete(nodeId);
     const deadline = now + ttl;
+    const judge = !current || current.deadline > now;
     let outcome: BeatResult['outcome'] = 'unchanged';
     if (current && current.tag === tag && current.instance === instance) {
       current.deadline = deadline;
     } else {
       outcome = current && current.instance === instance ? 'updated' : 'registered';
-      if (current) registry.count(current, -1);
-      const entry = { record, tag, pool, services: [...services], instance, deadline };
+      if (current) {
+        registry.entries.delete(nodeId);
+        registry.count(current, -1);
+      }
+      const entry = { record, tag, pool, services: [...new Set(services)], instance, deadline };
       registry.entries.set(nodeId, entry);
       registry.count(entry, 1);
       this.announce(outcome === 'registered' ? 'NODE_REGISTERED' : 'NODE_UPDATED', record);
     }
-    return { ...(await this.reap(request.scope)), outcome, deadline };
+    return { ...this.reapAt(now, request.scope ?? [], judge), outcome, deadline };
   }
 
-  async deregister(nodeId: string, instance: string): Promise<boolean> {
-    const entry = this.registry.entries.get(nodeId);
-    if (!entry || entry.instance !== instance) return false;
-    this.registry.entries.delete(nodeId);
-    this.registry.count(entry, -1);
+  async deregister(nodeId: string, instance: string, ttl: number): Promise<boolean> {
+    const registry = this.registry;
+    const entry = registry.entries.get(nodeId);
+    if (entry && entry.instance !== instance) return false;
+    registry.tombstones.set(nodeId, { instance, until: registry.now() + ttl });
+    if (!entry) return false;
+    registry.entries.delete(nodeId);
+    registry.count(entry, -1);
     this.announce('NODE_DEREGISTERED', entry.record, 'shutdown');
     return true;
   }
 
-  async reap(scope: string[] = []): Promise<ReapResult> {
+  async recount(scope: string[] = []): Promise<RecountResult> {
+    const wrong = this.registry.recount();
+    return { ...this.state(this.registry.now(), scope), wrong };
+  }
+
+  async reap(scope: string[] = [], caller?: string): Promise<ReapResult> {
+    const now = this.registry.now();
+    const own = caller === undefined ? undefined : this.registry.entries.get(caller);
+    return this.reapAt(now, scope, !own || own.deadline > now);
+  }
+
+  /** Removes the expired nodes (unless the caller was expired itself: `judge` false). */
+  private reapAt(now: number, scope: string[], judge: boolean): ReapResult {
     const registry = this.registry;
-    const now = registry.now();
     const removed: string[] = [];
     let nextDeadline: number | null = null;
+    for (const [nodeId, { until }] of registry.tombstones) {
+      if (until <= now) registry.tombstones.delete(nodeId);
+    }
     for (const [nodeId, entry] of registry.entries) {
-      if (entry.deadline <= now) {
+      if (entry.deadline <= now && judge) {
         registry.entries.delete(nodeId);
         registry.count(entry, -1);
         this.announce('NODE_DEREGISTERED', entry.record, 'expired');
@@ -198,8 +252,9 @@ export class MemoryRegistryStore implements RegistryStore {
   }
 
   private state(now: number, scope: string[]): RegistryVersion {
-    const { epoch, version, digests } = this.registry;
+    const { epoch, version, digests, entries } = this.registry;
     const scopes = Object.fromEntries(scope.map((field) => [field, digests.get(field) ?? 0]));
-    return { epoch, version, digest: digests.get('digest') ?? 0, scopes, serverTime: now };
+    const digest = digests.get('digest') ?? 0;
+    return { epoch, version, digest, count: entries.size, scopes, serverTime: now };
   }
 }

@@ -1,6 +1,6 @@
 // The registry on Redis: each call is one script run (or one pipelined read) on the keys of one
-// namespace. The rules live in the scripts of `lua/` (beat-3, deregister-3, reap-3, ...).
-import { DuplicateNodeIdError } from '../../common/errors.js';
+// namespace. The rules live in the scripts of `lua/` (beat-4, deregister-4, reap-4, ...).
+import { DuplicateNodeIdError, NodeDeregisteredError } from '../../common/errors.js';
 import type { RegistryKeys } from '../registry-keys.js';
 import type {
   BeatRequest,
@@ -9,17 +9,20 @@ import type {
   ReapResult,
   RegistryStore,
   RegistryVersion,
+  RecountResult,
   ScopeRead,
 } from '../registry-store.interface.js';
+import { ownerField } from '../registry-owner.js';
 import { describeClient, disconnect, type RedisClient } from './redis-client.js';
 import { RedisScript, type ScriptReply } from './redis-script.js';
 import { readPages } from './redis-snapshot.js';
 import { subscribeChannel } from './redis-subscription.js';
 import { decodeBeat, decodeReap, decodeScope, decodeVersion } from './registry-replies.js';
 
-const beatScript = new RedisScript('beat-3');
-const deregisterScript = new RedisScript('deregister-3');
-const reapScript = new RedisScript('reap-3');
+const beatScript = new RedisScript('beat-4');
+const deregisterScript = new RedisScript('deregister-4');
+const reapScript = new RedisScript('reap-4');
+const recountScript = new RedisScript('recount-3');
 const scopeScript = new RedisScript('scope-4');
 const versionScript = new RedisScript('version-3');
 const fetchNodeScript = new RedisScript('fetch-node-2');
@@ -36,8 +39,11 @@ export class RedisRegistryStore implements RegistryStore {
   readonly kind = 'redis' as const;
   readonly address: string;
   lastConnectionError: string | undefined;
+  reachedRedis = false;
   private readonly subscriptions = new Set<() => void>();
   private readonly registryKeys: string[];
+  /** The registry keys and the tombstones (`gone`), for the scripts that remove nodes. */
+  private readonly removalKeys: string[];
   /** The tag Redis last confirmed for each node this store beats for: no need to resend it. */
   private readonly stored = new Map<string, string>();
   private readonly noteError = (error: Error) => (this.lastConnectionError = error.message);
@@ -45,7 +51,10 @@ export class RedisRegistryStore implements RegistryStore {
   constructor(private readonly options: RedisRegistryStoreOptions) {
     const { keys } = options;
     this.registryKeys = [keys.nodes, keys.deadlines, keys.meta];
+    this.removalKeys = [...this.registryKeys, keys.gone];
     this.address = describeClient(options.client);
+    this.reachedRedis = options.client.status === 'ready';
+    if (!this.reachedRedis) options.client.once('ready', () => (this.reachedRedis = true));
     // An app's own client keeps its own error handling; only the module's clients are watched.
     if (options.ownsClient) options.client.on('error', this.noteError);
   }
@@ -59,38 +68,51 @@ export class RedisRegistryStore implements RegistryStore {
   }
 
   async beat(request: BeatRequest): Promise<BeatResult> {
-    const { nodeId, instance, record, tag, pool, services, ttl, scope = [] } = request;
-    const owner = `${instance} ${tag}`;
+    const { nodeId, record, tag, ttl, scope = [] } = request;
+    const owner = ownerField(request);
     const send = (withRecord: boolean) =>
-      beatScript.list(this.client, this.registryKeys, [
+      beatScript.list(this.client, this.removalKeys, [
         nodeId,
         owner,
         ttl,
         this.channel,
-        ...(withRecord ? [record, pool, services.length, ...services] : ['', '', 0]),
+        withRecord ? record : '',
         ...scope,
       ]);
     let reply = await send(this.stored.get(nodeId) !== tag);
-    // Redis lost the record (or this process never wrote it): send it, once.
+    // Redis lost the record, or it was replaced by anything but this process: send it, once.
     if (reply[0] === 'resend') reply = await send(true);
-    if (reply[0] === 'duplicate') throw new DuplicateNodeIdError(nodeId);
+    if (reply[0] === 'duplicate') {
+      throw new DuplicateNodeIdError(nodeId, Math.max(0, Number(reply[4]) - Number(reply[3])));
+    }
+    if (reply[0] === 'gone') throw new NodeDeregisteredError(nodeId);
     this.stored.set(nodeId, tag);
     return decodeBeat(reply, scope);
   }
 
-  async deregister(nodeId: string, instance: string): Promise<boolean> {
+  async deregister(nodeId: string, instance: string, ttl: number): Promise<boolean> {
     this.stored.delete(nodeId);
-    const removed = await deregisterScript.run(this.client, this.registryKeys, [
+    const removed = await deregisterScript.run(this.client, this.removalKeys, [
       nodeId,
       instance,
       this.channel,
+      ttl,
     ]);
     return Number(removed) === 1;
   }
 
-  async reap(scope: string[] = []): Promise<ReapResult> {
-    const reply = await reapScript.list(this.client, this.registryKeys, [this.channel, ...scope]);
+  async reap(scope: string[] = [], caller = ''): Promise<ReapResult> {
+    const reply = await reapScript.list(this.client, this.removalKeys, [
+      this.channel,
+      caller,
+      ...scope,
+    ]);
     return decodeReap(reply, scope);
+  }
+
+  async recount(scope: string[] = []): Promise<RecountResult> {
+    const reply = await recountScript.list(this.client, this.registryKeys, scope);
+    return { ...decodeVersion(reply, scope), wrong: Number(reply.at(-1)) };
   }
 
   async snapshot(

@@ -3,6 +3,7 @@
 // A page whose records changed before their tags were read is hashed here instead (torn pairs).
 import type { RedisClient } from './redis-client.js';
 import { recordTag } from '../registry-digest.js';
+import { ownerTag } from '../registry-owner.js';
 import type { RegistryKeys } from '../registry-keys.js';
 
 /** Nodes per page (HSCAN COUNT): each command of a round blocks Redis for well under a ms. */
@@ -95,12 +96,10 @@ export async function readPages(
     const tags: string[] = [];
     for (let i = 0; i < page.ids.length; i++) {
       if (deadlines[i] === null || Number(deadlines[i]) <= now) continue;
-      const owner = owners[i];
+      const tag = intact && owners[i] ? ownerTag(owners[i]!) : undefined;
       records.push(page.records[i]);
-      // A record left without an owner (an older registry) is hashed here too.
-      tags.push(
-        owner && intact ? owner.slice(owner.lastIndexOf(' ') + 1) : recordTag(page.records[i]),
-      );
+      // A record left without an owner (written directly) is hashed here too.
+      tags.push(tag ?? recordTag(page.records[i]));
     }
     onPage(records, tags);
   }

@@ -10,7 +10,7 @@ import type { ScriptReply } from './redis-script.js';
 
 type Value = ScriptReply[number];
 
-/** Epoch, version, time, then `digest, scope digests...` at the head of `rest`. */
+/** Epoch, version, time, then `digest, count, scope digests...` at the head of `rest`. */
 function readState(
   epoch: Value,
   version: Value,
@@ -19,11 +19,12 @@ function readState(
   scope: string[],
 ): RegistryVersion {
   const scopes: Record<string, number> = {};
-  scope.forEach((field, i) => (scopes[field] = Number(rest[1 + i] || 0)));
+  scope.forEach((field, i) => (scopes[field] = Number(rest[2 + i] || 0)));
   return {
     epoch: String(epoch ?? ''),
     version: Number(version || 0),
     digest: Number(rest[0] || 0),
+    count: Number(rest[1] || 0),
     scopes,
     serverTime: Number(serverTime),
   };
@@ -32,8 +33,8 @@ function readState(
 const deadlineOrNull = (value: Value) => (value === null || value === false ? null : Number(value));
 
 /**
- * `beat-3.lua`: {outcome, epoch, version, now, deadline, next deadline|false, digest, scope
- * digests..., removed records...}. The outcomes 'duplicate' and 'resend' are the caller's to read.
+ * `beat-4.lua`: {outcome, epoch, version, now, deadline, next deadline|false, digest, count,
+ * scope digests..., removed records...}. The outcomes 'duplicate' and 'resend' are the caller's to read.
  */
 export function decodeBeat(reply: ScriptReply, scope: string[]): BeatResult {
   const [outcome, epoch, version, serverTime, deadline, nextDeadline, ...rest] = reply;
@@ -42,21 +43,21 @@ export function decodeBeat(reply: ScriptReply, scope: string[]): BeatResult {
     outcome: outcome as BeatResult['outcome'],
     deadline: Number(deadline),
     nextDeadline: deadlineOrNull(nextDeadline),
-    removed: rest.slice(1 + scope.length).map(String),
+    removed: rest.slice(2 + scope.length).map(String),
   };
 }
 
-/** `reap-3.lua`: {epoch, version, now, next deadline|false, digest, scope digests..., removed...}. */
+/** `reap-4.lua`: {epoch, version, now, next deadline|false, digest, count, scopes..., removed...}. */
 export function decodeReap(reply: ScriptReply, scope: string[]): ReapResult {
   const [epoch, version, serverTime, nextDeadline, ...rest] = reply;
   return {
     ...readState(epoch, version, serverTime, rest, scope),
     nextDeadline: deadlineOrNull(nextDeadline),
-    removed: rest.slice(1 + scope.length).map(String),
+    removed: rest.slice(2 + scope.length).map(String),
   };
 }
 
-/** `version-3.lua`: {epoch, version, now, digest, scope digests...}. */
+/** `version-3.lua`: {epoch, version, now, digest, count, scope digests...}. */
 export function decodeVersion(reply: ScriptReply, scope: string[]): RegistryVersion {
   const [epoch, version, serverTime, ...rest] = reply;
   return readState(epoch, version, serverTime, rest, scope);
@@ -67,7 +68,7 @@ export function decodeScope(reply: ScriptReply, scope: string[]): ScopeRead {
   const [epoch, version, serverTime, ...rest] = reply;
   const records: string[] = [];
   const tags: string[] = [];
-  for (let i = 1 + scope.length; i + 1 < rest.length; i += 2) {
+  for (let i = 2 + scope.length; i + 1 < rest.length; i += 2) {
     records.push(String(rest[i]));
     tags.push(String(rest[i + 1]));
   }

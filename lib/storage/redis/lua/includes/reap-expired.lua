@@ -1,13 +1,26 @@
--- Removes (at most `limit`) nodes whose deadline has passed, announcing each once. Returns the
--- removed records and the earliest deadline left (or false).
+-- Removes (at most `limit`) nodes whose deadline has passed, announcing each once, and the
+-- tombstones that lapsed. Returns the removed records and the earliest deadline left (or false).
+-- A caller that was itself expired (`judge` false: its own deadline had passed, so it was away,
+-- or Redis stood still) removes no node: after Redis stalled past the TTL every node looks
+-- expired, and the first beats to come back must not announce live peers (or a node whose
+-- deregistration waits in the same stall) as expired. The next beat of a node that was there
+-- reaps what is really gone.
 --@include "registry"
 --@include "epoch"
 --@include "remove-node"
 --@include "announce"
-local function reapExpired(channel, limit)
+local function sweepTombstones(limit)
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, limit)) do
+    local o = ownerOf(redis.call('HGET', KEYS[3], 'o:' .. id))
+    if o and o.gone then redis.call('HDEL', KEYS[3], 'o:' .. id) end
+    redis.call('ZREM', KEYS[4], id)
+  end
+end
+local function reapExpired(channel, limit, judge)
+  sweepTombstones(limit)
   local removed = {}
   local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  if not first[2] or tonumber(first[2]) > now then return removed, first[2] or false end
+  if not first[2] or tonumber(first[2]) > now or not judge then return removed, first[2] or false end
   local epoch = newEpoch()
   ensureDigests()
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)) do

@@ -1,0 +1,80 @@
+-- A heartbeat: renews this node's deadline, writes its record if it changed or was lost (or was
+-- replaced in Redis by anything but this heartbeat: its tag no longer matches), and reaps expired
+-- peers on the way (unless this node was expired itself: see reap-expired.lua), so a healthy
+-- cluster needs no separate expiry sweeps. In the steady state (this process owns the id with the
+-- same record, nothing expired) it is one HMGET, one HGET (the record, checked against its tag),
+-- one ZRANGE, one ZADD and one ZCARD, with the record left out of the call.
+-- KEYS: 1 nodes, 2 deadlines, 3 meta, 4 gone
+-- ARGV: 1 nodeId, 2 owner ('<instance> <tag> <pool> <service,service...>', see owner.lua),
+--   3 ttl, 4 channel ('' = none), 5 record ('' when the caller believes Redis has it), then the
+--   digest fields of a partial view (`d:<service>`, `p:<pool>`)
+-- Returns: {outcome, epoch, version, now, deadline, next deadline|false, digest, count, scope
+--   digests..., removed records...}; {'duplicate', epoch, 0, now, holder's deadline} when another
+--   live process owns the id, {'resend'} when the record is needed, {'gone'} when this process
+--   deregistered the id (its tombstone refuses the beat)
+--@include "server-time"
+local id, owner = ARGV[1], ARGV[2]
+local tag = string.match(owner, '^%S+ (%x+)')
+local fields = {'o:' .. id, 'epoch', 'version', 'digest'}
+for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+local meta = redis.call('HMGET', KEYS[3], unpack(fields))
+local now = serverTime()
+local deadline = now + ARGV[3]
+local stored = false
+if meta[1] == owner and meta[4] then
+  stored = redis.call('HGET', KEYS[1], id)
+  if stored and string.sub(redis.sha1hex(stored), 1, 12) == tag then
+    local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+    if first[2] and tonumber(first[2]) > now then
+      redis.call('ZADD', KEYS[2], deadline, id)
+      local result = {'unchanged', meta[2], meta[3], now, deadline, first[2], meta[4],
+        redis.call('ZCARD', KEYS[2])}
+      for i = 5, #fields do result[#result + 1] = meta[i] or '' end
+      return result
+    end
+  end
+  stored = stored and string.sub(redis.sha1hex(stored), 1, 12) == tag
+end
+-- Not the steady state: the shared functions are defined only on this path.
+return (function()
+--@include "registry"
+--@include "reap-expired"
+--@include "state-reply"
+local outcome = 'unchanged'
+-- Whether this node was there to see its peers expire: its own deadline had not passed.
+local previous = redis.call('ZSCORE', KEYS[2], id)
+local judge = not previous or tonumber(previous) > now
+local epoch = newEpoch()
+ensureDigests()
+if not stored then
+  local instance = string.match(owner, '^(%S+)')
+  local held = ownerOf(meta[1])
+  if held and held.gone == instance then return {'gone'} end
+  local ours = held and held.instance == instance
+  if held and held.instance and not ours and held.instance ~= '-' then
+    local heldUntil = tonumber(redis.call('ZSCORE', KEYS[2], id) or '0')
+    if heldUntil > now then return {'duplicate', epoch, 0, now, heldUntil} end
+  end
+  local record = ARGV[5]
+  if record == '' then return {'resend'} end
+  removeNode(id)
+  redis.call('ZREM', KEYS[4], id)
+  outcome = ours and 'updated' or 'registered'
+  local mine = ownerOf(owner)
+  redis.call('SADD', NS .. 'pool:' .. mine.pool, id)
+  for _, name in ipairs(mine.services) do redis.call('SADD', NS .. 'svc:' .. name, id) end
+  redis.call('HSET', KEYS[1], id, record)
+  redis.call('HSET', KEYS[3], 'o:' .. id, owner)
+  count(fieldsFor(mine.pool, mine.services), tag, 1)
+  local version = redis.call('HINCRBY', KEYS[3], 'version', 1)
+  local kind = 'NODE_UPDATED'
+  if outcome == 'registered' then kind = 'NODE_REGISTERED' end
+  announce(ARGV[4], kind, epoch, version, nil, record)
+end
+redis.call('ZADD', KEYS[2], deadline, id)
+local removed, nextDeadline = reapExpired(ARGV[4], 100, judge)
+local result = stateReply(6, now, deadline, nextDeadline)
+table.insert(result, 1, outcome)
+for _, gone in ipairs(removed) do result[#result + 1] = gone end
+return result
+end)()
