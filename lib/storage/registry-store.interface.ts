@@ -34,10 +34,10 @@ export interface RegistryStore {
   recount(scope?: string[]): Promise<RecountResult>;
   /**
    * Removes every node whose deadline has passed and announces each once, cluster-wide; unless
-   * `caller` (the node asking) was expired itself: it was away, or Redis stood still, and it
-   * cannot tell who is gone (see reap-expired.lua).
+   * `ownDeadline` (the asking node's, as its last beat reply said) has passed too: it was away, or
+   * Redis stood still, and it cannot tell who is gone (see reap-expired.lua).
    */
-  reap(scope?: string[], caller?: string): Promise<ReapResult>;
+  reap(scope?: string[], ownDeadline?: number): Promise<ReapResult>;
   /**
    * Every node alive at `now` (Redis time), page by page: `onPage` gets each page's records and
    * their tags. Pages are not one atomic read: changes made meanwhile come as events. Resolves

@@ -116,7 +116,11 @@ export class NodeProcess {
         message: `${node.nodeId} never got ready`,
       }),
       node.exited.then((code) => {
-        throw new Error(`${node.nodeId} exited with ${code} before ready:\n${node.stderr}`);
+        // The process travels with the error, so a test can read what it reported.
+        throw Object.assign(
+          new Error(`${node.nodeId} exited with ${code} before ready:\n${node.stderr}`),
+          { node },
+        );
       }),
     ]);
     return node;

@@ -14,6 +14,11 @@ export class TcpProxy {
   downMs: number | undefined;
   /** Replies are dropped (requests still reach Redis): a link cut just as a reply leaves Redis. */
   dropReplies = false;
+  /**
+   * Extra delay (ms) for a request chunk, by its content: e.g. one command held up as if Redis
+   * were slow to take it. Chunks stay in order: what follows a held chunk waits behind it.
+   */
+  holdRequest: ((chunk: Buffer) => number) | undefined;
   private cut = false;
   private readonly sockets = new Set<net.Socket>();
   private readonly server: net.Server;
@@ -59,13 +64,29 @@ export class TcpProxy {
   }
 
   private pipe(from: net.Socket, to: net.Socket, direction: 'up' | 'down'): void {
+    // When the last chunk sent this way leaves: a later chunk never overtakes it (TCP order).
+    let lastAt = 0;
+    let pending = 0;
+    let closed = false;
     from.on('data', (chunk) => {
       if (direction === 'down' && this.dropReplies) return;
-      const send = () => to.destroyed || to.write(chunk);
       const latency = (direction === 'up' ? this.upMs : this.downMs) ?? this.latencyMs;
-      if (latency > 0) setTimeout(send, latency);
+      const hold = direction === 'up' ? (this.holdRequest?.(chunk) ?? 0) : 0;
+      const at = Math.max(Date.now() + latency + hold, lastAt);
+      lastAt = at;
+      const send = () => {
+        pending -= 1;
+        if (!to.destroyed) to.write(chunk);
+        if (closed && pending === 0) to.destroy();
+      };
+      pending += 1;
+      if (at > Date.now()) setTimeout(send, at - Date.now());
       else send();
     });
-    from.on('close', () => to.destroy());
+    // A closed side still gets what was on its way, as TCP delivers before the FIN.
+    from.on('close', () => {
+      closed = true;
+      if (pending === 0 || this.cut) to.destroy();
+    });
   }
 }

@@ -29,6 +29,8 @@ export class ExpirySweeper {
   private stopped = false;
   /** Whether heartbeats reap for this process (a registered node, not a client). */
   beating = false;
+  /** This node's deadline as its last heartbeat reply said (Redis time). */
+  ownDeadline: number | undefined;
 
   private readonly options: ResolvedDiscoveryOptions;
   private readonly store: RegistryStore;
@@ -72,8 +74,8 @@ export class ExpirySweeper {
       const sent = this.view.mark();
       const sentAt = ServerClock.local();
       // A node reaps as itself: if it was expired too (Redis stood still), it removes nobody.
-      const caller = this.beating ? this.options.nodeId : undefined;
-      const result = await this.store.reap(this.view.scopeFields(), caller);
+      const own = this.beating ? this.ownDeadline : undefined;
+      const result = await this.store.reap(this.view.scopeFields(), own);
       this.clock.observe(result.serverTime, sentAt, ServerClock.local());
       this.resync.check(result, sent);
       this.plan(result.nextDeadline);

@@ -12,7 +12,11 @@ import {
 } from '../../discovery.constants.js';
 import type { ResolvedDiscoveryOptions } from '../../options/discovery-options.interface.js';
 import { tagValue } from '../../storage/registry-digest.js';
-import type { ReapResult, RegistryStore } from '../../storage/registry-store.interface.js';
+import type {
+  BeatResult,
+  ReapResult,
+  RegistryStore,
+} from '../../storage/registry-store.interface.js';
 import { confirmEvent } from './event-confirmation.js';
 import { EventApplier } from './event-applier.js';
 import { EventHandlers } from './event-handlers.js';
@@ -157,7 +161,8 @@ export class RegistrySync {
   }
 
   /** A reply of a heartbeat or a sweep: checks the view against it and plans the next sweep. */
-  observe(reply: ReapResult, sent: ViewMark): void {
+  observe(reply: ReapResult | BeatResult, sent: ViewMark): void {
+    if ('deadline' in reply) this.sweeper.ownDeadline = reply.deadline;
     this.resync.check(reply, sent);
     this.sweeper.plan(reply.nextDeadline);
   }

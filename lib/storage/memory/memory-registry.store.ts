@@ -162,10 +162,9 @@ export class MemoryRegistryStore implements RegistryStore {
     return { ...this.state(this.registry.now(), scope), wrong };
   }
 
-  async reap(scope: string[] = [], caller?: string): Promise<ReapResult> {
+  async reap(scope: string[] = [], ownDeadline?: number): Promise<ReapResult> {
     const now = this.registry.now();
-    const own = caller === undefined ? undefined : this.registry.entries.get(caller);
-    return this.reapAt(now, scope, !own || own.deadline > now);
+    return this.reapAt(now, scope, ownDeadline === undefined || ownDeadline > now);
   }
 
   /** Removes the expired nodes (unless the caller was expired itself: `judge` false). */

@@ -101,10 +101,10 @@ export class RedisRegistryStore implements RegistryStore {
     return Number(removed) === 1;
   }
 
-  async reap(scope: string[] = [], caller = ''): Promise<ReapResult> {
+  async reap(scope: string[] = [], ownDeadline?: number): Promise<ReapResult> {
     const reply = await reapScript.list(this.client, this.removalKeys, [
       this.channel,
-      caller,
+      ownDeadline ?? '',
       ...scope,
     ]);
     return decodeReap(reply, scope);

@@ -2,8 +2,8 @@
 -- replaced in Redis by anything but this heartbeat: its tag no longer matches), and reaps expired
 -- peers on the way (unless this node was expired itself: see reap-expired.lua), so a healthy
 -- cluster needs no separate expiry sweeps. In the steady state (this process owns the id with the
--- same record, nothing expired) it is one HMGET, one HGET (the record, checked against its tag),
--- one ZRANGE, one ZADD and one ZCARD, with the record left out of the call.
+-- same record, nothing expired, no tombstone lapsed) it is one HMGET, one HGET (the record,
+-- checked against its tag), two ZRANGEs, one ZADD and one ZCARD, with the record left out.
 -- KEYS: 1 nodes, 2 deadlines, 3 meta, 4 gone
 -- ARGV: 1 nodeId, 2 owner ('<instance> <tag> <pool> <service,service...>', see owner.lua),
 --   3 ttl, 4 channel ('' = none), 5 record ('' when the caller believes Redis has it), then the
@@ -25,7 +25,8 @@ if meta[1] == owner and meta[4] then
   stored = redis.call('HGET', KEYS[1], id)
   if stored and string.sub(redis.sha1hex(stored), 1, 12) == tag then
     local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-    if first[2] and tonumber(first[2]) > now then
+    local lapsed = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')[2]
+    if first[2] and tonumber(first[2]) > now and not (lapsed and tonumber(lapsed) <= now) then
       redis.call('ZADD', KEYS[2], deadline, id)
       local result = {'unchanged', meta[2], meta[3], now, deadline, first[2], meta[4],
         redis.call('ZCARD', KEYS[2])}

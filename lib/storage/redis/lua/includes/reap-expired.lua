@@ -1,7 +1,7 @@
 -- Removes (at most `limit`) nodes whose deadline has passed, announcing each once, and the
 -- tombstones that lapsed. Returns the removed records and the earliest deadline left (or false).
--- A caller that was itself expired (`judge` false: its own deadline had passed, so it was away,
--- or Redis stood still) removes no node: after Redis stalled past the TTL every node looks
+-- A caller that was itself expired (`judge` false: its own deadline had passed, as far as it
+-- knew when it sent the request: it was away, or Redis stood still) removes no node: after Redis stalled past the TTL every node looks
 -- expired, and the first beats to come back must not announce live peers (or a node whose
 -- deregistration waits in the same stall) as expired. The next beat of a node that was there
 -- reaps what is really gone.
