@@ -29,9 +29,10 @@ export interface RegistryStore {
   deregister(nodeId: string, instance: string, ttl: number): Promise<boolean>;
   /**
    * Adds every digest up again from what the registry holds (one pass over it): the repair of a
-   * digest that went wrong. Resolves with the state after it and how many fields were wrong.
+   * digest that went wrong. Resolves with the state after it and how many fields were wrong (-1:
+   * skipped, another recount ran less than `minGap` ms ago).
    */
-  recount(scope?: string[]): Promise<RecountResult>;
+  recount(scope?: string[], minGap?: number): Promise<RecountResult>;
   /**
    * Removes every node whose deadline has passed and announces each once, cluster-wide; unless
    * `ownDeadline` (the asking node's, as its last beat reply said) has passed too: it was away, or

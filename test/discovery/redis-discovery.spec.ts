@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe } from '@jest/globals';
 import { startRedis, type RedisHandle } from '../support/redis-harness.js';
+import { digestContract } from './digest.contract.js';
 import { discoveryContract } from './discovery.contract.js';
 
 describe('Redis registry', () => {
@@ -11,4 +12,5 @@ describe('Redis registry', () => {
     await redis.stop();
   });
   discoveryContract(() => ({ redis: redis.url }));
+  digestContract(() => ({ redis: redis.url }));
 });

@@ -22,6 +22,8 @@ export interface DiscoveryStats {
   /** Records, events and job claims that failed signature verification (with `signingKey`). */
   unverified: number;
   handlerErrors: number;
+  /** Times Redis's digests were recounted from its records (they disagreed after a resync). */
+  digestRecounts: number;
   /** Steps of Redis server time followed at once (see ServerClock): NTP, VM resume, failover. */
   clockSteps: number;
   /**

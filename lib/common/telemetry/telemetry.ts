@@ -19,6 +19,7 @@ export class Telemetry {
     unverified: 0,
     handlerErrors: 0,
     clockSteps: 0,
+    digestRecounts: 0,
     clockOffset: undefined,
   };
   private readonly heartbeatDuration: HistogramLike | undefined;

@@ -69,7 +69,16 @@ export class RegistrySync {
     this.fresh = new FreshReads(store, this.loader, this.decoder);
     this.applier = new EventApplier(this.view, this.handlers);
     const { view, loader, handlers, applier, logger } = this;
-    this.resync = new ViewResync({ options, view, loader, handlers, applier, telemetry, logger });
+    this.resync = new ViewResync({
+      options,
+      store,
+      view,
+      loader,
+      handlers,
+      applier,
+      telemetry,
+      logger,
+    });
     this.sweeper = new ExpirySweeper({ options, store, clock, view, resync: this.resync });
   }
 
@@ -145,9 +154,12 @@ export class RegistrySync {
     this.sweeper.beating = beating;
   }
 
-  /** This node wrote its record (`tag`) at `version`: it sees its own writes at once. */
+  /**
+   * This node wrote its record (`tag`) at `version`: it sees its own writes at once; its
+   * subscribers hear of them from the event, or from the resync that finds the event was lost.
+   */
   ownRecord(node: NodeInfo, version: number, tag: string): void {
-    this.view.upsert(node, version, tagValue(tag));
+    this.view.upsert(node, version, tagValue(tag), true);
   }
 
   /** Where the view stands before a request leaves; pass it back to `observe` with the reply. */

@@ -3,6 +3,7 @@
 import type { NodeInfo } from '../node-info.interface.js';
 import { freezeNode } from './node-record.codec.js';
 import { ViewDigests } from './view-digests.js';
+import { serviceNames, versionsOf } from './node-services.js';
 
 interface Entry {
   node: NodeInfo;
@@ -10,6 +11,11 @@ interface Entry {
   version: number;
   /** Tag of the record as Redis stores it, as a number (see registry-digest.ts). */
   tag: number;
+  /**
+   * This node's own write, applied before its event came: the event (or, if it was lost, the
+   * next resync) tells this node's subscribers, like any other change.
+   */
+  unannounced?: 'added' | 'changed';
 }
 
 /** Which nodes a view keeps: all, or those of some pools and services (`viewScope: 'used'`). */
@@ -33,6 +39,11 @@ export class RegistryView {
   version = -1;
   /** Grows on every change of membership or content: a cheap "has anything changed" check. */
   generation = 0;
+  /**
+   * Live records the last snapshot left out (they did not decode or verify): Redis counts them,
+   * so the view's size plus these is what Redis's own count should say.
+   */
+  skipped = 0;
   readonly digests: ViewDigests;
   private readonly entries = new Map<string, Entry>();
   private readonly byService = new Map<string, NodeInfo[]>();
@@ -113,22 +124,32 @@ export class RegistryView {
   /** The version of the last event applied in order. */
   advance(version: number): void {
     this.version = version;
-    this.digests.reached(version);
+    this.digests.reached(version, this.entries.size + this.skipped);
   }
 
-  /** Adds or replaces a node unless the view already holds newer news about it. */
-  upsert(node: NodeInfo, version: number, tag: number): ViewChange | undefined {
+  /**
+   * Adds or replaces a node unless the view already holds newer news about it. `own`: this node's
+   * own write, seen before its event (see `Entry.unannounced`).
+   */
+  upsert(node: NodeInfo, version: number, tag: number, own = false): ViewChange | undefined {
     const current = this.entries.get(node.nodeId);
     if (current && current.version > version) return undefined;
     if (!this.keeps(node)) return current ? this.remove(node.nodeId, version) : undefined;
+    let unannounced: Entry['unannounced'];
     if (current) {
       current.version = version;
-      if (current.tag === tag) return undefined;
+      if (current.tag === tag) {
+        if (!own) current.unannounced = undefined; // its event came
+        return undefined;
+      }
       this.drop(current);
+      if (own) unannounced = current.unannounced === 'added' ? 'added' : 'changed';
+    } else if (own) {
+      unannounced = 'added';
     }
     // Lookups hand out these objects without copying: frozen, no caller can change the view.
     freezeNode(node);
-    this.entries.set(node.nodeId, { node, version, tag });
+    this.entries.set(node.nodeId, { node, version, tag, ...(unannounced ? { unannounced } : {}) });
     this.digests.count(this.fieldsOf(node), tag, 1);
     for (const name of serviceNames(node)) this.index(this.byService, name, node);
     this.index(this.byPool, node.serviceName, node);
@@ -160,6 +181,11 @@ export class RegistryView {
     }
     for (const { node, tag } of nodes) {
       seen.add(node.nodeId);
+      const current = this.entries.get(node.nodeId);
+      // This node's own write whose event never came: the snapshot replays it too.
+      if (current?.unannounced && current.tag === tag) {
+        changes.push({ type: current.unannounced, node: current.node });
+      }
       const change = this.upsert(node, version, tag);
       if (change) changes.push(change);
     }
@@ -209,30 +235,10 @@ export class RegistryView {
   }
 }
 
-/** The names of the services a node offers, each once (a node may offer one at two versions). */
-function serviceNames(node: NodeInfo): Iterable<string> {
-  const { services } = node;
-  if (services.length === 1) return [services[0].name];
-  return new Set(services.map((service) => service.name));
-}
-
 function scopeFields(scope: ViewScope): string[] {
   if (scope.all) return ['digest'];
   return [
     ...[...scope.pools].map((pool) => `p:${pool}`),
     ...[...scope.services].map((service) => `d:${service}`),
   ];
-}
-
-function versionsOf(serviceName: string, nodes: NodeInfo[]): Map<string | undefined, NodeInfo[]> {
-  const versions = new Map<string | undefined, NodeInfo[]>();
-  for (const node of nodes) {
-    for (const service of node.services) {
-      if (service.name !== serviceName) continue;
-      const bucket = versions.get(service.version);
-      if (bucket) bucket.push(node);
-      else versions.set(service.version, [node]);
-    }
-  }
-  return versions;
 }

@@ -7,6 +7,7 @@ const HISTORY = 64;
 
 export class ViewDigests {
   private sums = new Map<string, number>();
+  /** Per version: the digests of `fields`, then how many nodes the view held. */
   private history = new Map<number, number[]>();
 
   /** `['digest']` for a whole view; `p:<pool>` and `d:<service>` fields for a partial one. */
@@ -26,13 +27,13 @@ export class ViewDigests {
     return this.fieldList.map((field) => this.sums.get(field) ?? 0);
   }
 
-  /** The view reached `version`: remember its digests there. */
-  reached(version: number): void {
-    this.history.set(version, this.current());
+  /** The view reached `version` holding `size` nodes: remember its digests and size there. */
+  reached(version: number, size: number): void {
+    this.history.set(version, [...this.current(), size]);
     if (this.history.size > HISTORY) this.history.delete(this.history.keys().next().value!);
   }
 
-  /** The digests at `version`, if it is recent and was reached here. */
+  /** The digests at `version` (and, last, the view's size), if it is recent and was reached here. */
   at(version: number): number[] | undefined {
     return this.history.get(version);
   }

@@ -12,6 +12,8 @@ export interface LoadedView {
   version: number;
   serverTime: number;
   nodes: Array<{ node: NodeInfo; tag: number }>;
+  /** Live records left out: they did not decode or verify. */
+  skipped: number;
 }
 
 export class ViewLoader {
@@ -30,10 +32,12 @@ export class ViewLoader {
   async load(settled: boolean): Promise<LoadedView> {
     for (let attempt = 1; ; attempt++) {
       const nodes = new Map<string, { node: NodeInfo; tag: number }>();
+      let skipped = 0;
       const onPage = (records: string[], tags: string[]) => {
         for (let i = 0; i < records.length; i++) {
           const node = this.decoder.decode(records[i], false);
           if (node) nodes.set(node.nodeId, { node, tag: tagValue(tags[i]) });
+          else skipped += 1;
         }
       };
       const [first, last] = await this.read(onPage);
@@ -44,6 +48,7 @@ export class ViewLoader {
         version: first.version,
         serverTime: last.serverTime,
         nodes: [...nodes.values()],
+        skipped,
       };
     }
   }

@@ -3,7 +3,8 @@
 import type { Logger } from '@nestjs/common';
 import { errorMessage } from '../../common/error-message.js';
 import type { ResolvedDiscoveryOptions } from '../../options/discovery-options.interface.js';
-import type { ReapResult } from '../../storage/registry-store.interface.js';
+import type { ReapResult, RegistryStore } from '../../storage/registry-store.interface.js';
+import { ServerClock } from '../../common/server-clock.js';
 import type { EventApplier } from './event-applier.js';
 import { resyncedEvent, type EventHandlers } from './event-handlers.js';
 import type { Telemetry } from '../../common/telemetry/telemetry.js';
@@ -14,9 +15,12 @@ import type { ViewLoader } from './view-loader.js';
 
 /** How long an event-less version mismatch may last before it counts as a missed event. */
 const MISSED_EVENT_GRACE_MS = 150;
+/** Heartbeat intervals between two recounts asked by this view (Redis spaces them too). */
+const RECOUNT_EVERY_INTERVALS = 10;
 
 export interface ViewResyncDeps {
-  options: Pick<ResolvedDiscoveryOptions, 'pubSubEnabled' | 'retry'>;
+  options: Pick<ResolvedDiscoveryOptions, 'pubSubEnabled' | 'retry' | 'heartbeatInterval'>;
+  store: Pick<RegistryStore, 'recount'>;
   view: RegistryView;
   loader: ViewLoader;
   handlers: EventHandlers;
@@ -36,7 +40,12 @@ export class ViewResync {
   private missedCheck: NodeJS.Timeout | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
 
+  /** A divergence was resynced and no check has found the view right since. */
+  private divergedBefore = false;
+  private lastRecountAt = -Infinity;
+
   private readonly options: ViewResyncDeps['options'];
+  private readonly store: ViewResyncDeps['store'];
   private readonly view: RegistryView;
   private readonly loader: ViewLoader;
   private readonly handlers: EventHandlers;
@@ -47,6 +56,7 @@ export class ViewResync {
   constructor(deps: ViewResyncDeps) {
     ({
       options: this.options,
+      store: this.store,
       view: this.view,
       loader: this.loader,
       handlers: this.handlers,
@@ -84,7 +94,12 @@ export class ViewResync {
       this.request();
     } else if (verdict === 'diverged') {
       this.telemetry.count('divergences');
-      this.request();
+      const persists = this.divergedBefore;
+      this.divergedBefore = true;
+      if (persists && this.recountDue()) this.recountThenResync();
+      else this.request();
+    } else if (verdict === 'ok') {
+      this.divergedBefore = false;
     } else if (verdict === 'behind' && !this.missedCheck) {
       if (!this.options.pubSubEnabled) return this.request();
       // Events may be on their way: a resync only if they do not come.
@@ -95,6 +110,33 @@ export class ViewResync {
         if (stillBehind()) this.request();
       });
     }
+  }
+
+  private recountDue(): boolean {
+    const every = RECOUNT_EVERY_INTERVALS * this.options.heartbeatInterval;
+    return ServerClock.local() - this.lastRecountAt >= every;
+  }
+
+  /**
+   * A divergence that outlived a resync: the view was reloaded, so what is wrong is Redis's own
+   * digests (a record written, restored or deleted there directly). Redis adds them up again from
+   * its records (one pass, spaced by Redis too), then the view resyncs once more.
+   */
+  private recountThenResync(): void {
+    this.lastRecountAt = ServerClock.local();
+    const gap = RECOUNT_EVERY_INTERVALS * this.options.heartbeatInterval;
+    this.store
+      .recount(this.view.scopeFields(), gap)
+      .then(({ wrong }) => {
+        if (wrong > 0) {
+          this.telemetry.count('digestRecounts');
+          this.logger.warn(
+            `The registry's digests disagreed with its records after a resync (${wrong} fields wrong: keys written in Redis directly?); recounted them`,
+          );
+        }
+      })
+      .catch((error) => this.logger.warn(`Digest recount failed: ${errorMessage(error)}`))
+      .finally(() => this.request());
   }
 
   /** A resync, in the background; a failed one is retried after `retry.initialDelay`. */
@@ -123,6 +165,7 @@ export class ViewResync {
         do {
           this.wanted = false;
           const loaded = await this.loader.load(!this.options.pubSubEnabled);
+          this.view.skipped = loaded.skipped;
           const changes = this.view.replace(loaded.epoch, loaded.version, loaded.nodes);
           if (announce) {
             this.telemetry.count('resyncs');

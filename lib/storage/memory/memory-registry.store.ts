@@ -157,6 +157,7 @@ export class MemoryRegistryStore implements RegistryStore {
     return true;
   }
 
+  /** Nothing can write around this store: a recount is never skipped (`minGap` unused). */
   async recount(scope: string[] = []): Promise<RecountResult> {
     const wrong = this.registry.recount();
     return { ...this.state(this.registry.now(), scope), wrong };

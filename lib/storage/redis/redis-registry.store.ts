@@ -110,8 +110,8 @@ export class RedisRegistryStore implements RegistryStore {
     return decodeReap(reply, scope);
   }
 
-  async recount(scope: string[] = []): Promise<RecountResult> {
-    const reply = await recountScript.list(this.client, this.registryKeys, scope);
+  async recount(scope: string[] = [], minGap = 0): Promise<RecountResult> {
+    const reply = await recountScript.list(this.client, this.registryKeys, [minGap, ...scope]);
     return { ...decodeVersion(reply, scope), wrong: Number(reply.at(-1)) };
   }
 

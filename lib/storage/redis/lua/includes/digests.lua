@@ -47,9 +47,10 @@ local function count(fields, tag, sign)
     redis.call('HSET', KEYS[3], field, ms((digest + value) % M))
   end
 end
--- Every digest added up again from the owner fields, in one pass over the registry: a record
--- with a deadline but no owner (written directly) is adopted first (owner '-'), and a digest
--- field left without members is removed. Returns how many fields were wrong.
+-- Every digest added up again from the owner fields of the nodes that hold a deadline, in one
+-- pass over the registry: a record with a deadline but no owner (written directly) is adopted
+-- first (owner '-'), an owner without a deadline goes, and so does a digest field left without
+-- members. Returns how many fields were wrong.
 local function recount()
   local sums, existing, owners = {digest = 0}, {}, {}
   local meta = redis.call('HGETALL', KEYS[3])
@@ -72,7 +73,10 @@ local function recount()
   end
   for id, owner in pairs(owners) do
     local o = ownerOf(owner)
-    if o and o.tag then
+    if o and o.tag and not redis.call('ZSCORE', KEYS[2], id) then
+      -- An owner whose node has no deadline (its keys deleted directly): nothing to count.
+      redis.call('HDEL', KEYS[3], 'o:' .. id)
+    elseif o and o.tag then
       local value = tonumber(o.tag, 16)
       for _, field in ipairs(fieldsFor(countedNames(o, records[id]))) do
         sums[field] = ((sums[field] or 0) + value) % M
