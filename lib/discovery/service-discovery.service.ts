@@ -9,6 +9,7 @@ import {
   servicesRule,
   type Rule,
 } from '../common/field-rules.js';
+import { recordSizeProblem, type RecordFields } from '../common/record-size.js';
 import type { DiscoveryStats } from '../common/telemetry/discovery-stats.interface.js';
 import type { Telemetry } from '../common/telemetry/telemetry.js';
 import { DISCOVERY_OPTIONS, TELEMETRY } from '../discovery.constants.js';
@@ -127,16 +128,19 @@ export class ServiceDiscovery {
 
   updateServices(services: ServiceDescriptor[]): Promise<void> {
     argument('services', services, servicesRule);
+    recordFits(this.self, 'services', { services });
     return this.membership.update({ services });
   }
 
   updateAddress(address: string): Promise<void> {
     argument('address', address, addressRule);
+    recordFits(this.self, 'address', { address });
     return this.membership.update({ address });
   }
 
   updateMetadata(metadata: Record<string, string>): Promise<void> {
     argument('metadata', metadata, metadataRule);
+    recordFits(this.self, 'metadata', { metadata });
     return this.membership.update({ metadata });
   }
 
@@ -161,6 +165,16 @@ export class ServiceDiscovery {
   leaseStatus(): LeaseStatus {
     return this.membership.leaseStatus();
   }
+}
+
+/** Throws if this node's record with `change` would be over the one record limit. */
+function recordFits(
+  self: NodeInfo,
+  field: keyof RecordFields,
+  change: Partial<RecordFields>,
+): void {
+  const problem = recordSizeProblem({ ...self, ...change }, field);
+  if (problem) throw new InvalidArgumentError(`${field} ${problem}`);
 }
 
 function argument(name: string, value: unknown, rule: Rule): void {

@@ -1,6 +1,7 @@
 // Validates DiscoveryModule options and fills in their defaults, once, at startup: the app fails
 // with the first bad option named, rather than at the first heartbeat.
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { InvalidOptionError } from '../common/errors.js';
 import {
   check,
@@ -12,6 +13,7 @@ import {
   integer,
   MAX_DURATION,
 } from './option-checks.js';
+import { recordSizeProblem, type RecordFields } from '../common/record-size.js';
 import {
   addressRule,
   describe,
@@ -76,6 +78,7 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
   const address = check('address', options.address, addressRule);
   const services = check('services', options.services, servicesRule) ?? [{ name: serviceName }];
   const metadata = check('metadata', options.metadata, metadataRule) ?? {};
+  checkRecordSize({ nodeId, serviceName, address, services, metadata });
   const keyPrefix = check('keyPrefix', options.keyPrefix, prefixRule) ?? 'discovery';
   const heartbeatInterval = duration('heartbeatInterval', options.heartbeatInterval, 5000, 10);
   const heartbeatTTL = duration('heartbeatTTL', options.heartbeatTTL, 15000, 10);
@@ -179,4 +182,18 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
     signingKey,
     meterProvider: checkMeterProvider(options.meterProvider),
   };
+}
+
+/**
+ * The record these options make must fit the one record limit (peers skip larger ones). The
+ * address is taken at its longest when it is not set (the host name and a port, known later).
+ */
+function checkRecordSize(fields: Omit<RecordFields, 'address'> & { address?: string }): void {
+  const record = { ...fields, address: fields.address ?? `${hostname()}:65535` };
+  const field =
+    JSON.stringify(fields.services).length > JSON.stringify(fields.metadata).length
+      ? 'services'
+      : 'metadata';
+  const problem = recordSizeProblem(record, field);
+  if (problem) throw new InvalidOptionError(field, `${field} ${problem}`);
 }

@@ -105,6 +105,25 @@ describe('validateOptions: defaults', () => {
     });
   });
 
+  it('refuses metadata that would make the record larger than the one record limit (64 KiB), naming the field and the size', () => {
+    // 64 entries of 4096 characters pass each entry's rule, but not the record's.
+    const metadata = Object.fromEntries(
+      Array.from({ length: 64 }, (_, i) => [`k${i}`, 'x'.repeat(4096)]),
+    );
+    const error = rejection({ nodeId: 'n', address: 'h:1', metadata });
+    expect(error.option).toBe('metadata');
+    expect(error.message).toMatch(
+      /^metadata \(\d+ bytes as JSON\) would make this node's record \d+ bytes, over the 65536-byte limit of a record/,
+    );
+    // At the limit (signature room included), it is accepted.
+    const fits = Object.fromEntries(
+      Array.from({ length: 15 }, (_, i) => [`k${String(i).padStart(2, '0')}`, 'x'.repeat(4096)]),
+    );
+    expect(
+      Object.keys(validateOptions({ nodeId: 'n', address: 'h:1', metadata: fits }).metadata),
+    ).toHaveLength(15);
+  });
+
   it('copies services and metadata so later changes to the input do not leak in', () => {
     const services = [{ name: 'api' }];
     const metadata = { zone: 'a' };

@@ -1,12 +1,15 @@
 // The wire format of nodes: records and events as Redis stores and publishes them, written in one
 // canonical key order (signed with a key) and checked on the way back, as Redis may hold garbage.
 import { addressRule, isPlainObject, nameRule } from '../../common/field-rules.js';
+import {
+  canonicalRecord,
+  MAX_EVENT_BYTES,
+  MAX_RECORD_BYTES,
+  overBytes,
+} from '../../common/record-size.js';
 import type { RecordSigner } from '../../common/record-signer.js';
 import type { DeregistrationReason, DiscoveryEventType, NodeInfo } from '../node-info.interface.js';
 import { RecordInterner } from './record-interner.js';
-
-/** Largest record or event accepted from Redis; anything larger is garbage or an attack. */
-export const MAX_MESSAGE_BYTES = 64 * 1024;
 
 /** Why a record or event was not accepted. */
 export type Rejection = 'malformed' | 'unverified';
@@ -23,21 +26,9 @@ export function encodeRecord(node: NodeInfo, signer?: RecordSigner): string {
     : canonical;
 }
 
-function canonicalRecord(node: NodeInfo): string {
-  return JSON.stringify({
-    nodeId: node.nodeId,
-    serviceName: node.serviceName,
-    address: node.address,
-    services: node.services.map(({ name, version }) =>
-      version === undefined ? { name } : { name, version },
-    ),
-    metadata: node.metadata,
-  });
-}
-
 /** Parses (and, with a signer, verifies) a record read from Redis. */
 export function decodeRecord(raw: string, signer?: RecordSigner): NodeInfo | Rejection {
-  if (raw.length > MAX_MESSAGE_BYTES) return 'malformed';
+  if (overBytes(raw, MAX_RECORD_BYTES)) return 'malformed';
   return toNode(parse(raw), signer);
 }
 
@@ -60,7 +51,7 @@ const TYPES: ReadonlySet<string> = new Set([
 
 /** Parses a message from the events channel (verifying its node with a signer). */
 export function decodeEvent(raw: unknown, signer?: RecordSigner): WireEvent | Rejection {
-  if (typeof raw !== 'string' || raw.length > MAX_MESSAGE_BYTES) return 'malformed';
+  if (typeof raw !== 'string' || overBytes(raw, MAX_EVENT_BYTES)) return 'malformed';
   const value = parse(raw);
   if (!isPlainObject(value)) return 'malformed';
   const { type, epoch, version, timestamp, reason } = value;
