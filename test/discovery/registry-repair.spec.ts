@@ -187,7 +187,7 @@ describe('registry repair on Redis', () => {
     });
     await waitFor(async () => (await all[2].discovery.getActiveNodes()).length === 3);
     // Cut every subscriber, then update at once: the events are published to no one.
-    await admin.client('KILL', 'TYPE', 'pubsub');
+    await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
     await Promise.all(all.map((n, i) => n.discovery.updateMetadata({ rev: `r${i}` })));
     await waitFor(() => heard.every((own) => own.length > 0), {
       timeout: 3000,
