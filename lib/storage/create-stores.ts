@@ -2,6 +2,7 @@
 // the registry and the job claims on one client, and tunes an owned client to fail fast.
 import { Logger } from '@nestjs/common';
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+import { RecordSigner } from '../common/record-signer.js';
 import { ThrottledWarning } from '../common/throttled-warning.js';
 import { isRedisClient } from '../options/option-checks.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
@@ -34,10 +35,13 @@ export function createStores(options: ResolvedDiscoveryOptions): Stores {
   }
   const keys = registryKeys(options.keyPrefix, options.pubSubChannel);
   const { pubSubEnabled } = options;
+  // The store signs and checks the leases of heartbeats (see record-lease.ts).
+  const signer =
+    options.signingKey === undefined ? undefined : new RecordSigner(options.signingKey);
   if (isRedisClient(options.redis)) {
     const client = options.redis as Redis | Cluster;
     return {
-      registry: new RedisRegistryStore({ client, ownsClient: false, keys, pubSubEnabled }),
+      registry: new RedisRegistryStore({ client, ownsClient: false, keys, pubSubEnabled, signer }),
       jobClaims: new RedisJobClaimStore(client),
     };
   }
@@ -61,7 +65,7 @@ export function createStores(options: ResolvedDiscoveryOptions): Stores {
     connectionErrors.warn(`Redis connection error: ${error.message}`),
   );
   return {
-    registry: new RedisRegistryStore({ client, ownsClient: true, keys, pubSubEnabled }),
+    registry: new RedisRegistryStore({ client, ownsClient: true, keys, pubSubEnabled, signer }),
     jobClaims: new RedisJobClaimStore(client),
   };
 }

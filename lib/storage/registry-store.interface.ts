@@ -41,12 +41,12 @@ export interface RegistryStore {
   reap(scope?: string[], ownDeadline?: number): Promise<ReapResult>;
   /**
    * Every node alive at `now` (Redis time), page by page: `onPage` gets each page's records and
-   * their tags. Pages are not one atomic read: changes made meanwhile come as events. Resolves
-   * with the registry's state after the last page.
+   * their tags, and how many live records it left out (no valid signed lease). Pages are not one
+   * atomic read: changes made meanwhile come as events. Resolves with the state after the last page.
    */
   snapshot(
     now: number,
-    onPage: (records: string[], tags: string[]) => void,
+    onPage: (records: string[], tags: string[], skipped: number) => void,
     scope?: string[],
   ): Promise<RegistryVersion>;
   /** The live nodes of one service (`svc`) or pool (`pool`), with tags and the registry's state. */
@@ -79,6 +79,11 @@ export interface BeatRequest {
   pool: string;
   services: string[];
   ttl: number;
+  /**
+   * With a signing key: until when (Redis time, ms, as this node estimates it) the beat vouches
+   * for the record, signed into a lease that readers check (undefined: no lease).
+   */
+  leaseUntil?: number;
   /** Digest fields of a partial view (`d:<service>`, `p:<pool>`). */
   scope?: string[];
 }

@@ -21,7 +21,7 @@ describe('Lua scripts (lib/storage/redis/lua)', () => {
         'claim-2',
         'confirm-2',
         'deregister-4',
-        'fetch-node-2',
+        'fetch-node-3',
         'give-back-2',
         'reap-4',
         'recount-3',

@@ -218,6 +218,7 @@ export class NodeMembership {
         pool: node.serviceName,
         services: [...new Set(node.services.map((s) => s.name))],
         ttl: this.options.heartbeatTTL,
+        leaseUntil: this.clock.synced ? this.clock.now() + this.options.heartbeatTTL : undefined,
         scope: this.sync.scope(),
       });
     } catch (error) {

@@ -33,7 +33,8 @@ export class ViewLoader {
     for (let attempt = 1; ; attempt++) {
       const nodes = new Map<string, { node: NodeInfo; tag: number }>();
       let skipped = 0;
-      const onPage = (records: string[], tags: string[]) => {
+      const onPage = (records: string[], tags: string[], unvouched = 0) => {
+        skipped += unvouched;
         for (let i = 0; i < records.length; i++) {
           const node = this.decoder.decode(records[i], false);
           if (node) nodes.set(node.nodeId, { node, tag: tagValue(tags[i]) });
@@ -66,7 +67,7 @@ export class ViewLoader {
   }
 
   private async read(
-    onPage: (records: string[], tags: string[]) => void,
+    onPage: (records: string[], tags: string[], skipped?: number) => void,
   ): Promise<[RegistryVersion, RegistryVersion]> {
     const scope = this.view.scope;
     if (scope.all) {

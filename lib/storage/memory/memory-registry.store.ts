@@ -106,11 +106,11 @@ export class MemoryRegistryStore implements RegistryStore {
   /** One page holds everything: there is no server to keep from blocking. */
   async snapshot(
     now: number,
-    onPage: (records: string[], tags: string[]) => void,
+    onPage: (records: string[], tags: string[], skipped: number) => void,
     scope: string[] = [],
   ): Promise<RegistryVersion> {
     const { records, tags } = this.page((entry) => entry.deadline > now, scope);
-    onPage(records, tags);
+    onPage(records, tags, 0);
     return this.state(this.registry.now(), scope);
   }
 

@@ -13,6 +13,8 @@ import type {
   ScopeRead,
 } from '../registry-store.interface.js';
 import { ownerField } from '../registry-owner.js';
+import type { RecordSigner } from '../../common/record-signer.js';
+import { RecordLeases } from '../record-lease.js';
 import { describeClient, disconnect, type RedisClient } from './redis-client.js';
 import { RedisScript, type ScriptReply } from './redis-script.js';
 import { readPages } from './redis-snapshot.js';
@@ -25,7 +27,7 @@ const reapScript = new RedisScript('reap-4');
 const recountScript = new RedisScript('recount-3');
 const scopeScript = new RedisScript('scope-4');
 const versionScript = new RedisScript('version-3');
-const fetchNodeScript = new RedisScript('fetch-node-2');
+const fetchNodeScript = new RedisScript('fetch-node-3');
 
 export interface RedisRegistryStoreOptions {
   client: RedisClient;
@@ -33,6 +35,8 @@ export interface RedisRegistryStoreOptions {
   ownsClient: boolean;
   keys: RegistryKeys;
   pubSubEnabled: boolean;
+  /** With `signingKey`: heartbeats sign leases, and reads believe a record only under one. */
+  signer?: RecordSigner;
 }
 
 export class RedisRegistryStore implements RegistryStore {
@@ -47,11 +51,13 @@ export class RedisRegistryStore implements RegistryStore {
   /** The tag Redis last confirmed for each node this store beats for: no need to resend it. */
   private readonly stored = new Map<string, string>();
   private readonly noteError = (error: Error) => (this.lastConnectionError = error.message);
+  private readonly leases: RecordLeases | undefined;
 
   constructor(private readonly options: RedisRegistryStoreOptions) {
     const { keys } = options;
     this.registryKeys = [keys.nodes, keys.deadlines, keys.meta];
     this.removalKeys = [...this.registryKeys, keys.gone];
+    this.leases = options.signer && new RecordLeases(options.signer);
     this.address = describeClient(options.client);
     this.reachedRedis = options.client.status === 'ready';
     if (!this.reachedRedis) options.client.once('ready', () => (this.reachedRedis = true));
@@ -68,8 +74,12 @@ export class RedisRegistryStore implements RegistryStore {
   }
 
   async beat(request: BeatRequest): Promise<BeatResult> {
-    const { nodeId, record, tag, ttl, scope = [] } = request;
+    const { nodeId, instance, record, tag, ttl, leaseUntil, scope = [] } = request;
     const owner = ownerField(request);
+    const lease =
+      this.leases && leaseUntil !== undefined
+        ? this.leases.issue(nodeId, instance, tag, leaseUntil)
+        : '';
     const send = (withRecord: boolean) =>
       beatScript.list(this.client, this.removalKeys, [
         nodeId,
@@ -77,6 +87,7 @@ export class RedisRegistryStore implements RegistryStore {
         ttl,
         this.channel,
         withRecord ? record : '',
+        lease,
         ...scope,
       ]);
     let reply = await send(this.stored.get(nodeId) !== tag);
@@ -117,12 +128,19 @@ export class RedisRegistryStore implements RegistryStore {
 
   async snapshot(
     now: number,
-    onPage: (records: string[], tags: string[]) => void,
+    onPage: (records: string[], tags: string[], skipped: number) => void,
     scope: string[] = [],
   ): Promise<RegistryVersion> {
     // The script is loaded: the caller read the state with it just before.
-    const state = (await readPages(this.client, this.options.keys, now, onPage, (pipeline) =>
-      pipeline.evalsha(versionScript.sha, this.registryKeys.length, ...this.registryKeys, ...scope),
+    const finish = (pipeline: Parameters<Parameters<typeof readPages>[4]>[0]) =>
+      pipeline.evalsha(versionScript.sha, this.registryKeys.length, ...this.registryKeys, ...scope);
+    const state = (await readPages(
+      this.client,
+      this.options.keys,
+      now,
+      onPage,
+      finish,
+      this.leases,
     )) as ScriptReply;
     return decodeVersion(state, scope);
   }
@@ -130,10 +148,21 @@ export class RedisRegistryStore implements RegistryStore {
   async fetchScope(kind: 'svc' | 'pool', name: string, scope: string[] = []): Promise<ScopeRead> {
     const { keys } = this.options;
     const set = (kind === 'svc' ? keys.servicePrefix : keys.poolPrefix) + name;
-    return decodeScope(
+    const read = decodeScope(
       await scopeScript.list(this.client, [...this.registryKeys, set], scope),
       scope,
     );
+    const { records, tags, owners, ...state } = read;
+    if (!this.leases) return { ...state, records, tags };
+    const kept: ScopeRead = { ...state, records: [], tags: [] };
+    records.forEach((record, i) => {
+      const id = (JSON.parse(record) as { nodeId?: unknown }).nodeId;
+      if (typeof id !== 'string') return;
+      if (this.leases!.validUntil(id, record, owners[i]) <= state.serverTime) return;
+      kept.records.push(record);
+      kept.tags.push(tags[i]);
+    });
+    return kept;
   }
 
   /**
@@ -148,25 +177,36 @@ export class RedisRegistryStore implements RegistryStore {
       .pipeline()
       .hmget(keys.nodes, ...ids)
       .zmscore(keys.deadlines, ...ids)
+      .hmget(keys.meta, ...ids.map((id) => `o:${id}`))
       .exec();
-    const [recordsReply, deadlinesReply] = replies ?? [];
-    if (recordsReply?.[0]) throw recordsReply[0];
-    if (deadlinesReply?.[0]) throw deadlinesReply[0];
+    const [recordsReply, deadlinesReply, ownersReply] = replies ?? [];
+    for (const reply of [recordsReply, deadlinesReply, ownersReply]) if (reply?.[0]) throw reply[0];
     const found = recordsReply![1] as Array<string | null>;
     const until = deadlinesReply![1] as Array<string | null>;
+    const owners = ownersReply![1] as Array<string | null>;
     const result: FetchResult = { records: [], deadlines: [] };
     for (let i = 0; i < ids.length; i++) {
       if (found[i] === null || until[i] === null) continue;
+      // With a key, a record counts only as long as its owner's lease vouches for it.
+      const vouched = this.leases ? this.leases.validUntil(ids[i], found[i]!, owners[i]) : Infinity;
       result.records.push(found[i]!);
-      result.deadlines.push(Number(until[i]));
+      result.deadlines.push(Math.min(Number(until[i]), vouched));
     }
     return result;
   }
 
   async fetchNode(nodeId: string): Promise<string | undefined> {
     const { keys } = this.options;
-    const record = await fetchNodeScript.run(this.client, [keys.nodes, keys.deadlines], [nodeId]);
-    return typeof record === 'string' ? record : undefined;
+    const reply = await fetchNodeScript.run(
+      this.client,
+      [keys.nodes, keys.deadlines, keys.meta],
+      [nodeId],
+    );
+    if (!Array.isArray(reply)) return undefined;
+    const [record, owner, now] = reply as [string, string, number];
+    if (this.leases && this.leases.validUntil(nodeId, record, owner) <= Number(now))
+      return undefined;
+    return record;
   }
 
   async version(scope: string[] = []): Promise<RegistryVersion> {

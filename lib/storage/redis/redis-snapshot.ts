@@ -4,6 +4,7 @@
 import type { RedisClient } from './redis-client.js';
 import { recordTag } from '../registry-digest.js';
 import { ownerTag } from '../registry-owner.js';
+import type { RecordLeases } from '../record-lease.js';
 import type { RegistryKeys } from '../registry-keys.js';
 
 /** Nodes per page (HSCAN COUNT): each command of a round blocks Redis for well under a ms. */
@@ -27,8 +28,9 @@ export async function readPages(
   client: RedisClient,
   keys: RegistryKeys,
   now: number,
-  onPage: (records: string[], tags: string[]) => void,
+  onPage: (records: string[], tags: string[], skipped: number) => void,
   finish: (pipeline: Pipeline) => void,
+  leases?: RecordLeases,
 ): Promise<unknown> {
   let cursor = '0';
   let pending: Page | undefined;
@@ -94,13 +96,19 @@ export async function readPages(
   ) {
     const records: string[] = [];
     const tags: string[] = [];
+    let skipped = 0;
     for (let i = 0; i < page.ids.length; i++) {
       if (deadlines[i] === null || Number(deadlines[i]) <= now) continue;
+      // With a key, a record counts only while its owner's signed lease vouches for it.
+      if (leases && leases.validUntil(page.ids[i], page.records[i], owners[i]) <= now) {
+        skipped += 1;
+        continue;
+      }
       const tag = intact && owners[i] ? ownerTag(owners[i]!) : undefined;
       records.push(page.records[i]);
       // A record left without an owner (written directly) is hashed here too.
       tags.push(tag ?? recordTag(page.records[i]));
     }
-    onPage(records, tags);
+    onPage(records, tags, skipped);
   }
 }

@@ -63,14 +63,16 @@ export function decodeVersion(reply: ScriptReply, scope: string[]): RegistryVers
   return readState(epoch, version, serverTime, rest, scope);
 }
 
-/** `scope-4.lua`: the state of `version-3.lua`, then record, tag pairs. */
-export function decodeScope(reply: ScriptReply, scope: string[]): ScopeRead {
+/** `scope-4.lua`: the state of `version-3.lua`, then record, tag, owner triples. */
+export function decodeScope(reply: ScriptReply, scope: string[]): ScopeRead & { owners: string[] } {
   const [epoch, version, serverTime, ...rest] = reply;
   const records: string[] = [];
   const tags: string[] = [];
-  for (let i = 2 + scope.length; i + 1 < rest.length; i += 2) {
+  const owners: string[] = [];
+  for (let i = 2 + scope.length; i + 2 < rest.length; i += 3) {
     records.push(String(rest[i]));
     tags.push(String(rest[i + 1]));
+    owners.push(String(rest[i + 2]));
   }
-  return { ...readState(epoch, version, serverTime, rest, scope), records, tags };
+  return { ...readState(epoch, version, serverTime, rest, scope), records, tags, owners };
 }

@@ -2,7 +2,8 @@
 -- partial view loads what it keeps. Changes nothing.
 -- KEYS: 1 nodes, 2 deadlines, 3 meta, 4 the service or pool set
 -- ARGV: 1.. digest fields of the view
--- Returns: {epoch, version, now, digest, scope digests..., record, tag, record, tag...}
+-- Returns: {epoch, version, now, digest, count, scope digests..., record, tag, owner, record, tag,
+--   owner...}
 --@include "registry"
 --@include "digests"
 --@include "state-reply"
@@ -18,6 +19,7 @@ for i = 1, #ids do
   if records[i] and deadlines[i] and tonumber(deadlines[i]) > now then
     result[#result + 1] = records[i]
     result[#result + 1] = tagOf(tags[i], records[i])
+    result[#result + 1] = tags[i] or ''
   end
 end
 return result

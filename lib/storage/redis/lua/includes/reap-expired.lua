@@ -16,14 +16,19 @@ local function sweepTombstones(limit)
     redis.call('ZREM', KEYS[4], id)
   end
 end
-local function reapExpired(channel, limit, judge)
+local function reapExpired(channel, limit, judge, unleased)
   sweepTombstones(limit)
   local removed = {}
   local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  if not first[2] or tonumber(first[2]) > now or not judge then return removed, first[2] or false end
+  local due = first[2] and tonumber(first[2]) <= now
+  if not judge or not (due or unleased) then return removed, first[2] or false end
   local epoch = newEpoch()
   ensureDigests()
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)) do
+  local expired = {}
+  if due then expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit) end
+  -- A node whose signed lease ran out (see beat-4.lua): expired, whatever its deadline.
+  if unleased then expired[#expired + 1] = unleased end
+  for _, id in ipairs(expired) do
     local record = removeNode(id)
     if record then
       local version = redis.call('HINCRBY', KEYS[3], 'version', 1)
