@@ -1,9 +1,16 @@
 // What keeps views and Redis's own bookkeeping right when Redis is written around the library, on
 // a real Redis: keys that stay bounded, records written, restored and deleted directly, a lost
 // event of a node's own change, and records at the size limit.
+import 'reflect-metadata';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { InvalidArgumentError, type DiscoveryEvent, type NodeInfo } from 'nestjs-redis-discovery';
+import {
+  DistributedJob,
+  InvalidArgumentError,
+  type DiscoveryEvent,
+  type NodeInfo,
+} from 'nestjs-redis-discovery';
 import { MAX_RECORD_BYTES } from '../../lib/common/record-size.js';
 import { RedisRegistryStore } from '../../lib/storage/redis/redis-registry.store.js';
 import { recordTag } from '../../lib/storage/registry-digest.js';
@@ -13,6 +20,15 @@ import { startRedis, waitFor, type RedisHandle } from '../support/redis-harness.
 
 const TIMING = { heartbeatInterval: 200, heartbeatTTL: 1000 } as const;
 
+@Injectable()
+class OneJob {
+  /** Called directly by the test (no schedule): one claimed run. */
+  @DistributedJob({ name: 'once', period: 60_000 })
+  async once(): Promise<string> {
+    return 'ran';
+  }
+}
+
 describe('registry repair on Redis', () => {
   let redis: RedisHandle;
   let admin: Redis;
@@ -20,8 +36,15 @@ describe('registry repair on Redis', () => {
   let namespace = 0;
   const nodes: TestNode[] = [];
 
-  async function node(nodeId: string, extra: object = {}): Promise<TestNode> {
-    const started = await startNode({ redis: redis.url, keyPrefix, nodeId, ...TIMING, ...extra });
+  async function node(
+    nodeId: string,
+    extra: object = {},
+    providers: Array<typeof OneJob> = [],
+  ): Promise<TestNode> {
+    const started = await startNode(
+      { redis: redis.url, keyPrefix, nodeId, ...TIMING, ...extra },
+      { providers },
+    );
     nodes.push(started);
     return started;
   }
@@ -236,5 +259,17 @@ describe('registry repair on Redis', () => {
     expect((await b.discovery.getActiveNodes()).find((n) => n.nodeId === 'a')?.metadata).toEqual(
       metadata,
     );
+  });
+
+  it("a job's keys expire once no node has claimed it for 7 days", async () => {
+    const worker = await node('worker', {}, [OneJob]);
+    expect(await worker.app.get(OneJob).once()).toBe('ran');
+    const jobKey = `${keyPrefix}:job:{default:once}`;
+    const week = 7 * 86_400_000;
+    for (const k of [jobKey, `${jobKey}:ticks`]) {
+      const left = await admin.pttl(k);
+      expect(left).toBeGreaterThan(week - 60_000);
+      expect(left).toBeLessThanOrEqual(week);
+    }
   });
 });

@@ -95,9 +95,8 @@ export class NodeMembership {
     this.stopping = true;
     this.lease.end();
     clearTimeout(this.heartbeatTimer);
-    // A node that sent no heartbeat (or whose connection never reached Redis) has nothing to
-    // remove: it must not spend the TTL trying. One that did may have registered without hearing
-    // back (a start that gave up while its first beat was in flight).
+    // Nothing to remove without a beat that may have reached Redis (it must not spend the TTL
+    // trying); a start that gave up with its first beat in flight may have registered.
     if (!this.registered && !(this.beatSent && this.store.reachedRedis)) return;
     // Sent at once, not behind a stalled heartbeat: on the same connection Redis applies it after
     // that beat, and its tombstone refuses any beat of this process that comes later still.

@@ -37,6 +37,11 @@ elseif retention > kept then redis.call('HSET', HASH, 'retention', ms(retention)
 
 local function reply(status, runTick, token, holder, signature, cancelled, taken, caught)
   if forgedToken then flags[#flags + 1] = 'forgedToken' end
+  -- A job no node claims any more (removed or renamed) leaves no keys behind for good: both
+  -- expire once idle for 7 days (or 4 retentions, if longer); every claim pushes that back.
+  local idle = ms(math.max(7 * 86400000, 4 * retention))
+  redis.call('PEXPIRE', HASH, idle)
+  redis.call('PEXPIRE', TICKS, idle)
   local result = {status, runTick, token, holder, signature, now, cancelled or '', taken or '',
     tookOver, ms(retention), table.concat(flags, ','), markerTick, raw}
   for _, value in ipairs(caught or {}) do result[#result + 1] = value end
