@@ -387,6 +387,33 @@ export function scenarios(scale = 1, jobs = 3): Scenario[] {
       },
     },
     {
+      name: 'restart with the same id: SIGKILL, then the same nodeId at once',
+      nodes: 3,
+      jobCount: jobs,
+      durationMs: duration(10000),
+      async fault({ nodes, startNode }) {
+        const victim = nodes.find((n) => n.reports.some((r) => r.event === 'run')) ?? nodes[0];
+        await victim.kill();
+        // Starts once the dead process's registration lapses (at most one TTL).
+        await startNode(victim.nodeId);
+      },
+    },
+    {
+      name: 'shutdown during an outage: SIGTERM while Redis is paused 3 x TTL',
+      nodes: 3,
+      jobCount: jobs,
+      durationMs: duration(10000),
+      recoveryMs: 3000,
+      async fault({ nodes, redis, sleep }) {
+        redis.pause();
+        await sleep(2 * HEARTBEAT);
+        const leaving = nodes[0].terminate();
+        await sleep(3 * TTL);
+        redis.resume();
+        await leaving;
+      },
+    },
+    {
       name: 'pub/sub connections killed',
       nodes: 3,
       jobCount: jobs,
