@@ -115,7 +115,6 @@ describe('a flood of forged events', () => {
     await sleep(2 * INTERVAL);
     const stats = observer.discovery.stats;
     const resyncs = stats.resyncs - before.resyncs;
-    // eslint-disable-next-line no-console
     console.log(
       `flood without a key: ${sent} events, ${resyncs} snapshots, ${stats.resyncsDeferred - before.resyncsDeferred} resyncs deferred, c seen ${seenAt - joinedAt} ms after it joined`,
     );
@@ -161,7 +160,6 @@ describe('a flood of forged events', () => {
     await sleep(2 * INTERVAL);
     const stats = observer.discovery.stats;
     const resyncs = stats.resyncs - before.resyncs;
-    // eslint-disable-next-line no-console
     console.log(
       `flood with a key: ${sent + 5000} events, ${resyncs} snapshots, ${stats.unverified - before.unverified} unverified, ${stats.eventsDropped - before.eventsDropped} dropped, ${stats.resyncsDeferred - before.resyncsDeferred} resyncs deferred`,
     );
