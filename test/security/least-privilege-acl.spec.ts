@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import {
   DistributedJob,
   type DiscoveryEvent,
@@ -15,6 +17,35 @@ import { startRedis, waitFor, type RedisHandle } from '../support/redis-harness.
  * commands the library sends and its scripts call, nothing of @dangerous, nothing keyspace-wide.
  */
 const RECIPE = `ACL SETUSER tenant on >tenant-pass resetkeys ~{tenant}:* ~tenant:job:{* resetchannels &tenant:events -@all +evalsha +eval +hget +hmget +hscan +smembers +subscribe +unsubscribe +quit +ping +client|setname +hset +hdel +hexists +hgetall +hincrby +sadd +srem +zadd +zrem +zrange +zrangebyscore +zrevrange +zrevrangebyscore +zscore +zmscore +publish +time`;
+
+/** What the library sends itself: scripts, the reads outside them, the subscription, the handshake. */
+const CLIENT_COMMANDS = [
+  'evalsha',
+  'eval',
+  'hget',
+  'hmget',
+  'hscan',
+  'smembers',
+  'subscribe',
+  'unsubscribe',
+  'quit',
+  'ping',
+  'client|setname',
+];
+
+/** Every command a script of lib/storage/redis/lua calls. */
+function scriptCommands(): string[] {
+  const dir = fileURLToPath(new URL('../../lib/storage/redis/lua/', import.meta.url));
+  const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) =>
+    f.endsWith('.lua'),
+  );
+  const calls = files.flatMap((file) =>
+    [...readFileSync(dir + file, 'utf8').matchAll(/redis\.call\('([A-Z]+)'/g)].map((m) =>
+      m[1].toLowerCase(),
+    ),
+  );
+  return [...new Set(calls)];
+}
 
 @Injectable()
 class TenantJobs {
@@ -85,6 +116,15 @@ describe('a least-privilege ACL user per namespace', () => {
     tenant?.disconnect();
     admin.disconnect();
     await redis.stop();
+  });
+
+  it('grants exactly the commands the library sends and its scripts call', () => {
+    const granted = RECIPE.split(' ')
+      .filter((word) => word.startsWith('+'))
+      .map((word) => word.slice(1));
+    const needed = [...new Set([...CLIENT_COMMANDS, ...scriptCommands()])];
+    expect({ missing: needed.filter((c) => !granted.includes(c)) }).toEqual({ missing: [] });
+    expect({ unused: granted.filter((c) => !needed.includes(c)) }).toEqual({ unused: [] });
   });
 
   it('is all the library needs: register, lookups, events, jobs, expiry, shutdown; Redis refused it nothing', async () => {
