@@ -80,8 +80,15 @@ export class MemoryJobClaimStore implements JobClaimStore {
 
     const raw = job.ticks.get(tick);
     const existing = parse(tick, raw);
-    if (raw !== undefined) {
-      if (existing?.nodeId === nodeId && existing.request === requestId && requestId !== '') {
+    // The claim sent again to override the run marker that refused it: its own record gives way.
+    const same = existing?.nodeId === nodeId && existing.request === requestId && requestId !== '';
+    const retried =
+      same &&
+      request.override?.kind === 'marker' &&
+      (existing.status === 'overlap' || existing.status === 'buffered');
+    if (retried && job.buffered === tick) job.buffered = undefined;
+    if (raw !== undefined && !retried) {
+      if (same) {
         const status = existing.status === 'granted' ? 'claimed' : existing.status;
         return result(status, {
           token: existing.token,
