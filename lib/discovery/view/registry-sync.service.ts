@@ -17,6 +17,7 @@ import type {
   ReapResult,
   RegistryStore,
 } from '../../storage/registry-store.interface.js';
+import { ConfirmationQueue } from './confirmation-queue.js';
 import { confirmEvent } from './event-confirmation.js';
 import { EventApplier } from './event-applier.js';
 import { EventHandlers } from './event-handlers.js';
@@ -44,7 +45,7 @@ export class RegistrySync {
   private readonly resync: ViewResync;
   private readonly applier: EventApplier;
   private started: Promise<void> | undefined;
-  private confirmations: Promise<void> = Promise.resolve();
+  private readonly confirmations: ConfirmationQueue;
   private unsubscribe: (() => Promise<void>) | undefined;
 
   constructor(
@@ -80,6 +81,13 @@ export class RegistrySync {
       logger,
     });
     this.sweeper = new ExpirySweeper({ options, store, clock, view, resync: this.resync });
+    this.confirmations = new ConfirmationQueue({
+      confirm: (event) => this.confirm(event),
+      overflow: (dropped) => {
+        telemetry.count('eventsDropped', dropped);
+        this.resync.request();
+      },
+    });
   }
 
   /**
@@ -189,8 +197,7 @@ export class RegistrySync {
     if (this.signer) {
       // Events are built by Redis scripts, which cannot sign: with a signing key an event is only
       // a hint, and what counts is the signed record Redis holds for that node.
-      this.confirmations = this.confirmations.then(() => this.confirm(event));
-      return;
+      return this.confirmations.push(event);
     }
     if (this.resync.running) this.resync.hold(event);
     else this.applyEvent(event);
