@@ -176,10 +176,7 @@ export class NodeMembership {
     if (!this.options.clientMode) await this.serialize(() => this.beat());
   }
 
-  /**
-   * Heartbeats on a fixed schedule from their send times: a slow reply does not push the next
-   * beat later, so the lease holds while a round trip stays under `heartbeatTTL - heartbeatInterval`.
-   */
+  /** Heartbeats on a fixed schedule from their send times: a slow reply pushes no beat later. */
   private scheduleHeartbeat(delay: number): void {
     if (this.stopping) return;
     this.heartbeatTimer = setTimeout(async () => {
@@ -203,6 +200,8 @@ export class NodeMembership {
     if (this.stopping) return;
     const node = this.self;
     const { record, tag } = this.record.encoded(node);
+    // Redis time for the lease (a round trip only before the clock is synced: a partial load).
+    const leaseUntil = (await this.sync.serverNow()) + this.options.heartbeatTTL;
     const sent = this.sync.mark();
     const sentAt = ServerClock.local();
     this.lastSentAt = sentAt;
@@ -217,7 +216,7 @@ export class NodeMembership {
         pool: node.serviceName,
         services: [...new Set(node.services.map((s) => s.name))],
         ttl: this.options.heartbeatTTL,
-        leaseUntil: this.clock.synced ? this.clock.now() + this.options.heartbeatTTL : undefined,
+        leaseUntil,
         scope: this.sync.scope(),
       });
     } catch (error) {
