@@ -10,7 +10,11 @@ import {
   OnModuleInit,
   Optional,
 } from '@nestjs/common';
-import { HttpAdapterHost, DiscoveryModule as NestDiscoveryModule } from '@nestjs/core';
+import {
+  HttpAdapterHost,
+  DiscoveryModule as NestDiscoveryModule,
+  DiscoveryService as NestDiscoveryService,
+} from '@nestjs/core';
 import { hostname } from 'node:os';
 import type { Subscription } from 'rxjs';
 import {
@@ -19,6 +23,7 @@ import {
   OPTIONS_TYPE,
   RAW_DISCOVERY_OPTIONS,
 } from './discovery.module-definition.js';
+import { ClusterLog } from './cluster-log.js';
 import { RecordSigner } from './common/record-signer.js';
 import { ServerClock } from './common/server-clock.js';
 import {
@@ -34,6 +39,7 @@ import { RegistrySync } from './discovery/view/registry-sync.service.js';
 import { ServiceDiscovery } from './discovery/service-discovery.service.js';
 import { DistributedJobs } from './jobs/distributed-jobs.service.js';
 import { DistributedJobsExplorer } from './jobs/distributed-jobs.explorer.js';
+import { hasSchedulerModule, jobSetupWarnings } from './jobs/job-setup-warnings.js';
 import { DiscoveryHealthIndicator } from './health/discovery-health.indicator.js';
 import type { Telemetry } from './common/telemetry/telemetry.js';
 import { createTelemetry } from './common/telemetry/create-telemetry.js';
@@ -76,6 +82,7 @@ import type { RegistryStore } from './storage/registry-store.interface.js';
     DistributedJobsExplorer,
     DiscoveryHealthIndicator,
     MetricsObserver,
+    ClusterLog,
   ],
   exports: [
     ServiceDiscovery,
@@ -98,6 +105,8 @@ export class DiscoveryModule
     private readonly discovery: ServiceDiscovery,
     private readonly jobs: DistributedJobs,
     private readonly explorer: DistributedJobsExplorer,
+    private readonly clusterLog: ClusterLog,
+    private readonly nest: NestDiscoveryService,
     @Optional() private readonly adapterHost?: HttpAdapterHost,
   ) {
     super();
@@ -113,10 +122,20 @@ export class DiscoveryModule
 
   async onModuleInit(): Promise<void> {
     await this.releaseOnFailure(() => this.explorer.explore());
+    const logger = new Logger('DistributedJobs');
+    const setup = {
+      jobs: this.jobs.list(),
+      hasScheduler: hasSchedulerModule(this.nest),
+      inMemory: this.store.kind === 'memory',
+    };
+    for (const warning of jobSetupWarnings(setup)) logger.warn(warning);
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.releaseOnFailure(() => this.membership.start());
+    await this.releaseOnFailure(async () => {
+      await this.membership.start();
+      await this.clusterLog.start();
+    });
     if (this.options.address === undefined && this.adapterHost) {
       // The app's own address is known only once it listens: publish it then.
       this.listening = this.adapterHost.listen$.subscribe(() => {
@@ -129,6 +148,7 @@ export class DiscoveryModule
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    await this.clusterLog.stop();
     this.membership.beginShutdown();
     this.listening?.unsubscribe();
     await this.jobs.drain();
@@ -147,6 +167,7 @@ export class DiscoveryModule
     try {
       await start();
     } catch (error) {
+      await this.clusterLog.stop();
       await this.membership.shutdown();
       await this.store.close();
       throw error;
