@@ -102,7 +102,6 @@ async function isRegistered(keyPrefix: string, nodeId: string): Promise<boolean>
   return (await admin.hexists(`{${keyPrefix}}:nodes`, nodeId)) === 1;
 }
 
-
 /** A stand-in for @nestjs/config: a module exporting a typed settings provider. */
 class AppSettings {
   constructor(private readonly values: Record<string, string>) {}
