@@ -18,9 +18,9 @@ export class ClusterLog {
   private owners: Map<string, string | undefined> | undefined;
   /** Jobs this node took over, and from whom: handing one back to that node says "back". */
   private readonly takenFrom = new Map<string, string>();
-  /** Failover runs counted at the last check, and the jobs in a failover episode. */
+  /** Failover runs counted at the last check; jobs in a failover episode, with their owner then. */
   private readonly failovers = new Map<string, number>();
-  private readonly failingOver = new Set<string>();
+  private readonly failingOver = new Map<string, string | undefined>();
   private unsubscribe: (() => Promise<void>) | undefined;
   private timer: NodeJS.Timeout | undefined;
 
@@ -106,17 +106,19 @@ export class ClusterLog {
     }
   }
 
+  /** Once per episode: until the ring gives the job to another owner (or to this node). */
   private failover(job: JobStatus): void {
     const before = this.failovers.get(job.name) ?? job.failovers;
     this.failovers.set(job.name, job.failovers);
-    if (job.failovers === before) {
-      this.failingOver.delete(job.name);
+    if (job.owner === this.options.nodeId) {
+      this.failingOver.delete(job.name); // taken over: the episode (if any) has ended
       return;
     }
-    if (this.failingOver.has(job.name)) return;
-    this.failingOver.add(job.name);
+    if (job.failovers === before) return;
+    if (this.failingOver.has(job.name) && this.failingOver.get(job.name) === job.owner) return;
+    this.failingOver.set(job.name, job.owner);
     this.jobLogger.log(
-      `Job ${job.name}: ran a tick in place of its owner ${job.owner ?? '(none)'}, which did not claim it in time`,
+      `Job ${job.name}: ran a tick by failover (its owner on the ring did not claim it in time)`,
     );
   }
 }
