@@ -2,6 +2,7 @@
 // clock, telemetry, signer and the services) and the Nest hooks that start and stop them in order.
 import {
   BeforeApplicationShutdown,
+  type DynamicModule,
   Logger,
   Inject,
   Module,
@@ -18,10 +19,11 @@ import {
 import { hostname } from 'node:os';
 import type { Subscription } from 'rxjs';
 import {
-  ASYNC_OPTIONS_TYPE,
   ConfigurableModuleClass,
-  OPTIONS_TYPE,
   RAW_DISCOVERY_OPTIONS,
+  type ASYNC_OPTIONS_TYPE,
+  type DiscoveryAsyncOptions,
+  type DiscoveryRootOptions,
 } from './discovery.module-definition.js';
 import { ClusterLog } from './cluster-log.js';
 import { RecordSigner } from './common/record-signer.js';
@@ -98,6 +100,7 @@ export class DiscoveryModule
 {
   private listening: Subscription | undefined;
 
+  /** @internal */
   constructor(
     @Inject(DISCOVERY_OPTIONS) private readonly options: ResolvedDiscoveryOptions,
     @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
@@ -112,12 +115,22 @@ export class DiscoveryModule
     super();
   }
 
-  static override forRoot(options: typeof OPTIONS_TYPE = {}) {
+  /**
+   * Service discovery, the node pool and distributed jobs with these options (see
+   * {@link DiscoveryRootOptions}; every option is validated at startup and a bad one fails the app
+   * with an `InvalidOptionError` naming it). `redis` left out: the in-memory registry of this
+   * process only.
+   */
+  static override forRoot(options: DiscoveryRootOptions = {}): DynamicModule {
     return super.forRoot(options);
   }
 
-  static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE) {
-    return super.forRootAsync(options);
+  /**
+   * The same, with the options built by a factory, a class or an existing provider (see
+   * {@link DiscoveryAsyncOptions}), e.g. from `ConfigService`.
+   */
+  static override forRootAsync(options: DiscoveryAsyncOptions): DynamicModule {
+    return super.forRootAsync(options as typeof ASYNC_OPTIONS_TYPE);
   }
 
   async onModuleInit(): Promise<void> {

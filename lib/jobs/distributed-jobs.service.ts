@@ -35,6 +35,7 @@ export class DistributedJobs {
   private readonly runner: JobRunner;
   private readonly firing: TickFiring;
 
+  /** @internal Built by Nest's injector. */
   constructor(
     @Inject(DISCOVERY_OPTIONS) private readonly options: ResolvedDiscoveryOptions,
     @Inject(JOB_CLAIM_STORE) private readonly claims: JobClaimStore,

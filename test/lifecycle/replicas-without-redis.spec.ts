@@ -26,7 +26,11 @@ const PER_PROCESS =
 async function runToExit(
   config: NodeProcessConfig,
 ): Promise<{ code: number; reports: NodeReport[] }> {
-  const env = { ...process.env, NODE_CONFIG: JSON.stringify(config), NODE_OPTIONS: '' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_CONFIG: JSON.stringify(config),
+    NODE_OPTIONS: '',
+  };
   delete env.DISCOVERY_TEST_UNSET;
   const child = spawn(process.execPath, [FIXTURE], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const reports: NodeReport[] = [];
