@@ -5,7 +5,7 @@ import { DistributedJobs, ServiceDiscovery } from 'nestjs-redis-discovery';
 import { AppModule, ReportJob } from './app.module';
 
 async function waitFor(check: () => boolean, timeout = 4000): Promise<void> {
-  for (const deadline = Date.now() + timeout; !check(); ) {
+  for (const deadline = Date.now() + timeout; !check();) {
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -21,7 +21,7 @@ describe('nestjs-redis-discovery in a CommonJS Nest 11 app under Jest', () => {
     await moduleRef.init();
     try {
       const discovery = moduleRef.get(ServiceDiscovery);
-      const found = await discovery.findNodesByService('smoke-api', { version: '^1.2.0' });
+      const found = await discovery.findNodesByService('smoke-api', '^1.2.0');
       expect(found.map((node) => node.nodeId)).toEqual([discovery.nodeId]);
       const job = moduleRef.get(ReportJob);
       await waitFor(() => job.tokens.length > 0);

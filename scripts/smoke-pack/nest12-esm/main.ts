@@ -11,10 +11,10 @@ if (!/\/dist\/index\.js$/.test(resolved)) throw new Error(`import resolved ${res
 const app = await NestFactory.createApplicationContext(AppModule, { logger: ['error', 'warn'] });
 app.enableShutdownHooks();
 const discovery = app.get(ServiceDiscovery);
-const found = await discovery.findNodesByService('smoke-api', { version: '^1.2.0' });
+const found = await discovery.findNodesByService('smoke-api', '^1.2.0');
 if (found[0]?.nodeId !== discovery.nodeId) throw new Error('the node does not find itself');
 const job = app.get(ReportJob);
-for (const deadline = Date.now() + 4000; job.tokens.length === 0; ) {
+for (const deadline = Date.now() + 4000; job.tokens.length === 0;) {
   if (Date.now() > deadline) throw new Error('the job never ran');
   await new Promise((resolve) => setTimeout(resolve, 20));
 }

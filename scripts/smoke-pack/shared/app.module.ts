@@ -16,8 +16,9 @@ export class ReportJob {
   @DistributedJob()
   @Interval(200)
   async report(): JobResult<number> {
-    const { token, nodeId } = getJobContext();
-    if (!nodeId) throw new Error('the job context has no nodeId');
+    const context = getJobContext();
+    if (!context?.nodeId) throw new Error('no job context, or no nodeId in it');
+    const { token } = context;
     this.tokens.push(token);
     return token;
   }
