@@ -23,6 +23,7 @@ export {
   InvalidArgumentError,
   InvalidOptionError,
   LeaseLostError,
+  NotRedisError,
   RegistryUnavailableError,
   RunCancelledError,
 } from './common/errors.js';

@@ -9,11 +9,15 @@ import {
   type Type,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { createServer, type Server } from 'node:http';
+import { Redis } from 'ioredis';
 import { Interval, ScheduleModule } from '@nestjs/schedule';
 import {
   DiscoveryModule,
   DistributedJob,
   InvalidOptionError,
+  NotRedisError,
+  RegistryUnavailableError,
   type DiscoveryModuleOptions,
 } from 'nestjs-redis-discovery';
 import { startRedis, type RedisHandle } from '../support/redis-harness.js';
@@ -207,5 +211,52 @@ describe('job setup warnings at bootstrap', () => {
   it('has nothing to warn about without jobs', async () => {
     const { entries } = await boot([DiscoveryModule.forRoot()]);
     expect(warnings(entries)).toEqual([]);
+  });
+});
+
+describe('a redis address where something else listens', () => {
+  let http: Server;
+  let port: number;
+  beforeAll(async () => {
+    http = createServer((_request, response) => response.end('not redis'));
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    port = (http.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => http.close(resolve));
+  });
+
+  async function startError(redis: DiscoveryModuleOptions['redis']): Promise<unknown> {
+    try {
+      // A startupTimeout longer than the test's own timeout: the start must not wait it out.
+      await boot([DiscoveryModule.forRoot({ redis, startupTimeout: 120_000 })]);
+    } catch (error) {
+      return error;
+    }
+    throw new Error('the app started');
+  }
+
+  it('fails the start at once with NotRedisError naming the address, for a URL and for a client', async () => {
+    const client = new Redis({
+      host: '127.0.0.1',
+      port,
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+    });
+    client.on('error', () => undefined);
+    try {
+      for (const redis of [`redis://127.0.0.1:${port}`, client]) {
+        const error = await startError(redis);
+        expect(error).toBeInstanceOf(NotRedisError);
+        expect(error).toBeInstanceOf(RegistryUnavailableError);
+        expect((error as Error).message).toMatch(
+          new RegExp(
+            `^127\\.0\\.0\\.1:${port} is not a Redis server: it answered with bytes that are not the Redis protocol \\(.+\\)\\. Check the host and port of the redis option$`,
+          ),
+        );
+      }
+    } finally {
+      client.disconnect();
+    }
   });
 });
