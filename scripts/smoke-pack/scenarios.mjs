@@ -1,7 +1,7 @@
 // The apps of scripts/smoke-pack.mjs: what each one installs, its configuration files as a fresh
 // app of its kind has them, and the commands it must pass. Sources: shared/ plus its own folder.
 
-/** A Nest 11 app's default tsconfig (`nest new`, @nestjs/schematics 11). */
+/** A Nest 11 app's default tsconfig (`nest new` of @nestjs/cli 11, as generated in December 2026). */
 const NEST11_TSCONFIG = {
   compilerOptions: {
     module: 'nodenext',
@@ -22,9 +22,9 @@ const NEST11_TSCONFIG = {
     skipLibCheck: true,
     strictNullChecks: true,
     forceConsistentCasingInFileNames: true,
-    noImplicitAny: false,
-    strictBindCallApply: false,
-    noFallthroughCasesInSwitch: false,
+    noImplicitAny: true,
+    strictBindCallApply: true,
+    noFallthroughCasesInSwitch: true,
   },
   include: ['src'],
 };
@@ -82,7 +82,7 @@ const esmPackage = (name, tarball) => ({
 export const SCENARIOS = [
   {
     name: 'nest11-cjs',
-    title: 'Nest 11, CommonJS, default Jest (ts-jest), ioredis 5',
+    title: 'Nest 11, CommonJS, default Jest 30 (ts-jest), @nestjs/schedule 6, ioredis 5',
     sources: 'nest11-cjs',
     files: (tarball) => ({
       'package.json': {
@@ -100,9 +100,9 @@ export const SCENARIOS = [
         },
         devDependencies: {
           '@nestjs/testing': '^11.0.0',
-          '@types/jest': '^29.5.0',
+          '@types/jest': '^30.0.0',
           '@types/node': '^20.19.0',
-          jest: '^29.7.0',
+          jest: '^30.0.0',
           'ts-jest': '^29.2.0',
           typescript: '~5.9.0',
         },
