@@ -5,7 +5,6 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DISCOVERY_OPTIONS, REGISTRY_STORE } from './discovery.constants.js';
 import type { DiscoveryEvent } from './discovery/node-info.interface.js';
 import { ServiceDiscovery } from './discovery/service-discovery.service.js';
-import type { JobStatus } from './jobs/distributed-job.interface.js';
 import { DistributedJobs } from './jobs/distributed-jobs.service.js';
 import type { ResolvedDiscoveryOptions } from './options/discovery-options.interface.js';
 import type { RegistryStore } from './storage/registry-store.interface.js';
@@ -82,7 +81,7 @@ export class ClusterLog {
 
   /** Ownership changes and failover runs since the last check, one line each. */
   private checkJobs(): void {
-    const jobs = this.jobs.list();
+    const jobs = this.jobs.ownership();
     const previous = this.owners;
     this.owners = new Map(jobs.map((job) => [job.name, job.owner]));
     for (const job of jobs) {
@@ -107,7 +106,7 @@ export class ClusterLog {
   }
 
   /** Once per episode: until the ring gives the job to another owner (or to this node). */
-  private failover(job: JobStatus): void {
+  private failover(job: { name: string; owner: string | undefined; failovers: number }): void {
     const before = this.failovers.get(job.name) ?? job.failovers;
     this.failovers.set(job.name, job.failovers);
     if (job.owner === this.options.nodeId) {

@@ -86,6 +86,18 @@ export class DistributedJobs {
     );
   }
 
+  /**
+   * Each job's owner and failover runs, with none of `list()`'s schedule math (a cron's next tick
+   * costs parser calls): what the cluster log follows every heartbeat. @internal
+   */
+  ownership(): Array<{ name: string; owner: string | undefined; failovers: number }> {
+    return [...this.jobs.values()].map(({ definition, failovers }) => ({
+      name: definition.name,
+      owner: this.pool.getHost(definition.name),
+      failovers,
+    }));
+  }
+
   /** The newest ticks of a job across the pool, as Redis recorded their claims (one round trip). */
   async recentRuns(name: string, limit = 20): Promise<JobRunRecord[]> {
     const records = await this.claims.recent(this.job(name).definition.key, limit);
