@@ -96,9 +96,10 @@ export interface DiscoveryModuleOptions {
   jobs?: JobsOptions;
   /**
    * Shared secret (at least 16 characters) to sign node records and job claims with HMAC-SHA256.
-   * Peers then ignore (and count) records, events and claims that do not verify. Default: none.
+   * Peers then ignore (and count) records, events and claims that do not verify. A list rotates
+   * keys: the first signs, a signature of any of them verifies. Default: none.
    */
-  signingKey?: string;
+  signingKey?: string | string[];
   /**
    * Where metrics go: an OpenTelemetry `MeterProvider`. Default: the app's global provider if
    * `@opentelemetry/api` is installed (a no-op until an SDK registers one); `false` turns them off.
@@ -128,6 +129,7 @@ export interface ResolvedDiscoveryOptions {
   balance: BalanceMode;
   poolSettleTime: number;
   jobs: Required<Omit<JobsOptions, 'startingDeadline'>> & { startingDeadline: number | undefined };
-  signingKey: string | undefined;
+  /** The keys, the signing key first; undefined without one. */
+  signingKey: string[] | undefined;
   meterProvider: MeterProviderLike | false | undefined;
 }

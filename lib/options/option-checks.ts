@@ -135,3 +135,42 @@ export function checkMeterProvider(value: unknown): MeterProviderLike | false | 
     `meterProvider must be an OpenTelemetry MeterProvider (with getMeter()) or false (got ${describe(value)})`,
   );
 }
+
+/** Most keys `signingKey` takes: a rotation needs two; a few more leave room, not a key store. */
+export const MAX_SIGNING_KEYS = 8;
+
+/**
+ * `signingKey`: one key, or a list of keys (the first signs, any verifies: a rotation), each a
+ * string of 16 to 1024 characters, none twice. Resolved to the list, or undefined without a key.
+ */
+export function checkSigningKey(value: unknown): string[] | undefined {
+  if (value === undefined) return undefined;
+  const keyRule = 'must be a string of 16 to 1024 characters';
+  const isKey = (key: unknown) => typeof key === 'string' && key.length >= 16 && key.length <= 1024;
+  if (!Array.isArray(value)) {
+    if (isKey(value)) return [value as string];
+    throw new InvalidOptionError(
+      'signingKey',
+      typeof value === 'string'
+        ? `signingKey ${keyRule}`
+        : `signingKey must be a string of 16 to 1024 characters or a list of them, the signing key first (got ${describe(value)})`,
+    );
+  }
+  if (value.length === 0 || value.length > MAX_SIGNING_KEYS) {
+    throw new InvalidOptionError(
+      'signingKey',
+      `signingKey must list 1 to ${MAX_SIGNING_KEYS} keys, the signing key first (got ${value.length})`,
+    );
+  }
+  value.forEach((key: unknown, i) => {
+    if (!isKey(key)) {
+      const got = typeof key === 'string' ? `${key.length} characters` : describe(key);
+      throw new InvalidOptionError('signingKey', `signingKey[${i}] ${keyRule} (got ${got})`);
+    }
+    const first = value.indexOf(key);
+    if (first !== i) {
+      throw new InvalidOptionError('signingKey', `signingKey[${i}] repeats signingKey[${first}]`);
+    }
+  });
+  return [...(value as string[])];
+}

@@ -6,6 +6,7 @@ import {
   check,
   checkMeterProvider,
   checkRedis,
+  checkSigningKey,
   duration,
   flag,
   group,
@@ -144,16 +145,7 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
       ? undefined
       : duration('jobs.startingDeadline', jobsInput.startingDeadline, 0, 1);
 
-  const signingKey = options.signingKey;
-  if (
-    signingKey !== undefined &&
-    (typeof signingKey !== 'string' || signingKey.length < 16 || signingKey.length > 1024)
-  ) {
-    throw new InvalidOptionError(
-      'signingKey',
-      'signingKey must be a string of 16 to 1024 characters',
-    );
-  }
+  const signingKey = checkSigningKey(options.signingKey);
 
   return {
     redis,

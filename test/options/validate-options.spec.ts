@@ -478,19 +478,44 @@ describe('validateOptions: rules', () => {
 });
 
 describe('validateOptions: signingKey', () => {
-  it.each<[unknown]>([['short'], [42], ['x'.repeat(1025)]])(
-    'rejects signingKey %p',
-    (signingKey) => {
-      expect(() => validateOptions({ signingKey })).toThrow(
-        new InvalidOptionError(
-          'signingKey',
-          'signingKey must be a string of 16 to 1024 characters',
-        ),
-      );
-    },
-  );
+  const KEY_RULE = 'must be a string of 16 to 1024 characters';
+  it.each<[string, unknown, string]>([
+    ['too short', 'short', `signingKey ${KEY_RULE}`],
+    ['too long', 'x'.repeat(1025), `signingKey ${KEY_RULE}`],
+    [
+      'a number',
+      42,
+      'signingKey must be a string of 16 to 1024 characters or a list of them, the signing key first (got number 42)',
+    ],
+    ['an empty list', [], 'signingKey must list 1 to 8 keys, the signing key first (got 0)'],
+    [
+      'a list of 9',
+      Array.from({ length: 9 }, (_, i) => `key-number-${i}-of-the-list`),
+      'signingKey must list 1 to 8 keys, the signing key first (got 9)',
+    ],
+    [
+      'a short key in a list (its length, not the key, is said)',
+      ['k'.repeat(16), 'tiny'],
+      `signingKey[1] ${KEY_RULE} (got 4 characters)`,
+    ],
+    ['a number in a list', ['k'.repeat(16), 7], `signingKey[1] ${KEY_RULE} (got number 7)`],
+    [
+      'a key twice',
+      ['a'.repeat(16), 'b'.repeat(16), 'a'.repeat(16)],
+      'signingKey[2] repeats signingKey[0]',
+    ],
+  ])('rejects signingKey: %s', (_label, signingKey, message) => {
+    expect(() => validateOptions({ signingKey })).toThrow(
+      new InvalidOptionError('signingKey', message),
+    );
+  });
 
-  it('accepts a signingKey of 16 characters or more', () => {
-    expect(validateOptions({ signingKey: 'k'.repeat(16) }).signingKey).toBe('k'.repeat(16));
+  it('accepts a signingKey of 16 characters or more, resolved to a list of one', () => {
+    expect(validateOptions({ signingKey: 'k'.repeat(16) }).signingKey).toEqual(['k'.repeat(16)]);
+  });
+
+  it('accepts a list of keys, the signing key first, in its order', () => {
+    const keys = ['new-key-of-the-cluster', 'old-key-of-the-cluster'];
+    expect(validateOptions({ signingKey: keys }).signingKey).toEqual(keys);
   });
 });

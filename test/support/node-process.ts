@@ -48,7 +48,7 @@ export interface NodeReport {
   at: number;
   /** On `view`: each node's metadata `rev`, and this node's repair counters. */
   revs?: Record<string, string>;
-  stats?: { resyncs: number; rollbacks: number; divergences: number };
+  stats?: { resyncs: number; rollbacks: number; divergences: number; unverified: number };
   /** On `updated`: the metadata rev this node wrote. */
   rev?: string;
   event:

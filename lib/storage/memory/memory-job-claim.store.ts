@@ -41,6 +41,13 @@ export class MemoryJobClaimStore implements JobClaimStore {
     const first: TickRecord['status'] = request.confirm ? 'granted' : 'claimed';
     let forgedToken = false;
     let forgedMarker = false;
+    // A token below one the claimer saw means the store lost data: ticks claimable before now
+    // may have run, their records lost with the rest.
+    if ((request.tokenFloor ?? 0) > job.token) {
+      job.lostAt = now;
+      job.token = request.tokenFloor!;
+    }
+    const { lostAt } = job;
     let tookOver: string | undefined;
     job.retention = Math.max(job.retention, request.retention);
     const retention = job.retention;
@@ -60,6 +67,7 @@ export class MemoryJobClaimStore implements JobClaimStore {
       retention,
       forgedToken,
       forgedMarker,
+      dataLostAt: lostAt,
       ...extra,
     });
     const next = () => {
@@ -72,8 +80,15 @@ export class MemoryJobClaimStore implements JobClaimStore {
 
     const raw = job.ticks.get(tick);
     const existing = parse(tick, raw);
-    if (raw !== undefined) {
-      if (existing?.nodeId === nodeId && existing.request === requestId && requestId !== '') {
+    // The claim sent again to override the run marker that refused it: its own record gives way.
+    const same = existing?.nodeId === nodeId && existing.request === requestId && requestId !== '';
+    const retried =
+      same &&
+      request.override?.kind === 'marker' &&
+      (existing.status === 'overlap' || existing.status === 'buffered');
+    if (retried && job.buffered === tick) job.buffered = undefined;
+    if (raw !== undefined && !retried) {
+      if (same) {
         const status = existing.status === 'granted' ? 'claimed' : existing.status;
         return result(status, {
           token: existing.token,
@@ -100,6 +115,10 @@ export class MemoryJobClaimStore implements JobClaimStore {
     }
     if (now > request.notAfter) return result('late');
     if (request.notBefore && now < request.notBefore) return result('early');
+    if (lostAt !== undefined && (request.notBefore || tick) <= lostAt) {
+      put('lost', tick, 0, signature);
+      return result('lost');
+    }
     if (request.cooldown) {
       // The newest record of the job (by tick) holds it while younger than the cooldown.
       const newestTick = Math.max(-Infinity, ...job.ticks.keys());
@@ -169,6 +188,7 @@ export class MemoryJobClaimStore implements JobClaimStore {
       for (const candidate of request.catchup.ticks) {
         if (previous === -Infinity || candidate.tick < since || candidate.tick >= tick) continue;
         if (now > candidate.notAfter || job.ticks.has(candidate.tick)) continue;
+        if (lostAt !== undefined && candidate.tick <= lostAt) continue;
         const token = next();
         put(first, candidate.tick, token, candidate.signature);
         catchup.push({ tick: candidate.tick, token });
