@@ -39,10 +39,12 @@ export interface JobsOptions {
 export interface DiscoveryModuleOptions {
   /**
    * Where the registry lives. An ioredis `Redis` or `Cluster` instance is used as it is and never
-   * closed by the module; a URL or `RedisOptions` makes the module open (and close) its own client.
-   * Omitted: an in-memory registry for a single process.
+   * closed by the module; a `redis://` / `rediss://` URL or `RedisOptions` makes the module open
+   * (and close) its own client. Omitted, or `'memory'`: an in-memory registry for this process
+   * only (each replica would run every job tick). Given but `undefined` or empty (an unset
+   * `REDIS_URL`): a startup error naming `redis`, never a silent fallback.
    */
-  redis?: Redis | Cluster | string | RedisOptions;
+  redis?: Redis | Cluster | string | RedisOptions | 'memory';
   /** This node's id, unique in the namespace. Default: a random UUID. */
   nodeId?: string;
   /** The pool this node's jobs are shared in: replicas of one app share a name. Default `default`. */

@@ -73,7 +73,7 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
     }
   }
 
-  const redis = checkRedis(options.redis);
+  const redis = checkRedis(options.redis, Object.hasOwn(options, 'redis'));
   const nodeId = check('nodeId', options.nodeId, nameRule) ?? randomUUID();
   const serviceName = check('serviceName', options.serviceName, nameRule) ?? 'default';
   const address = check('address', options.address, addressRule);

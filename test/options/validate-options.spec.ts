@@ -143,6 +143,26 @@ describe('validateOptions: defaults', () => {
     }
   });
 
+  it("takes redis: 'memory' (and redis left out) as the in-memory registry", () => {
+    expect(validateOptions({ redis: 'memory' }).redis).toBeUndefined();
+    expect(validateOptions({ serviceName: 'x' }).redis).toBeUndefined();
+  });
+
+  it.each<[string, unknown, string]>([
+    ['undefined (an unset environment variable)', undefined, 'undefined'],
+    ['null', null, 'null'],
+    ['an empty string', '', 'an empty string'],
+    ['blank', '  ', '"  "'],
+  ])('refuses redis given as %s, naming the option: no silent fallback', (_label, redis, shown) => {
+    expectRejected(
+      { redis },
+      'redis',
+      `redis is ${shown} (an unset environment variable, as with redis: process.env.REDIS_URL?): ` +
+        'give a redis:// URL, an ioredis client or RedisOptions; for the in-memory registry of this ' +
+        "process only, leave redis out or set redis: 'memory'",
+    );
+  });
+
   it('accepts RedisOptions as redis', () => {
     const redisOptions = { host: '127.0.0.1', port: 6379 };
     expect(validateOptions({ redis: redisOptions }).redis).toEqual(redisOptions);
@@ -171,22 +191,22 @@ describe('validateOptions: rules', () => {
     [
       'a number',
       6379,
-      'redis must be an ioredis Redis or Cluster instance, a redis:// URL or RedisOptions (got number 6379)',
+      "redis must be an ioredis Redis or Cluster instance, a redis:// URL, RedisOptions or 'memory' (got number 6379)",
     ],
     [
       'an array',
       ['redis://a'],
-      'redis must be an ioredis Redis or Cluster instance, a redis:// URL or RedisOptions (got an array)',
+      "redis must be an ioredis Redis or Cluster instance, a redis:// URL, RedisOptions or 'memory' (got an array)",
     ],
     [
       'a URL with another scheme',
       'http://localhost:6379',
-      'redis URL must start with redis:// or rediss:// (got "http://localhost:6379")',
+      `redis URL must start with redis:// or rediss:// (got "http://localhost:6379"), or be 'memory'`,
     ],
     [
       'a host:port without scheme',
       'localhost:6379',
-      'redis URL must start with redis:// or rediss:// (got "localhost:6379")',
+      `redis URL must start with redis:// or rediss:// (got "localhost:6379"), or be 'memory'`,
     ],
   ])('rejects redis that is %s', (_label, redis, message) => {
     expectRejected({ redis }, 'redis', message);
