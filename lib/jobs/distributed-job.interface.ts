@@ -162,7 +162,7 @@ export interface JobRunRecord {
   /**
    * `claimed` ran (or runs); `granted`: claimed, not (yet) confirmed by its node, so not started
    * (a peer takes it over if it stays so); `buffered` waits for the running one; `overlap` was
-   * skipped.
+   * skipped; `paused` was skipped, the job being paused.
    */
-  status: 'granted' | 'claimed' | 'buffered' | 'overlap';
+  status: 'granted' | 'claimed' | 'buffered' | 'overlap' | 'paused';
 }

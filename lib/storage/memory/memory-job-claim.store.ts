@@ -15,7 +15,26 @@ import type {
 } from '../job-claim-store.interface.js';
 import { parseTickRecord } from '../tick-record.js';
 import { memoryNow } from './memory-clock.js';
-import { activeRun, nextToken, parse, releaseRun, type JobClaims } from './memory-job-state.js';
+import type {
+  JobSnapshot,
+  PauseRequest,
+  PauseResult,
+  RecordRunRequest,
+  RecordRunResult,
+  TriggerRequest,
+  TriggerResult,
+} from '../job-operations.interface.js';
+import { describeJob, recordRun, setPaused, trigger } from './memory-job-operations.js';
+import {
+  activeRun,
+  isPaused,
+  newJobClaims,
+  nextToken,
+  parse,
+  releaseRun,
+  tally,
+  type JobClaims,
+} from './memory-job-state.js';
 
 /**
  * Apps in the same process that use the same `keyPrefix` share one set of job claims, the way
@@ -100,13 +119,18 @@ export class MemoryJobClaimStore implements JobClaimStore {
     }
     if (now > request.notAfter) return result('late');
     if (request.notBefore && now < request.notBefore) return result('early');
+    if (isPaused(job, request.initiallyPaused)) {
+      put('paused', tick, 0, signature);
+      tally(job, 'skip:paused');
+      return result('paused', { holder: job.state?.by ?? '' });
+    }
     if (request.cooldown) {
       // The newest record of the job (by tick) holds it while younger than the cooldown.
       const newestTick = Math.max(-Infinity, ...job.ticks.keys());
       const newestRaw = job.ticks.get(newestTick);
       const newest = parse(newestTick, newestRaw);
       const forged = request.override?.kind === 'record' && request.override.value === newestRaw;
-      if (newest && !forged && newest.at >= now - request.cooldown) {
+      if (newest && newest.status !== 'paused' && !forged && newest.at >= now - request.cooldown) {
         return result('taken', {
           tick: newestTick,
           token: newest.token,
@@ -145,6 +169,7 @@ export class MemoryJobClaimStore implements JobClaimStore {
           return result('buffered', holding);
         }
         put('overlap', tick, 0, signature);
+        tally(job, 'skip:overlap');
         return result('overlap', holding);
       }
       if (run) cancelled = run.token;
@@ -233,12 +258,25 @@ export class MemoryJobClaimStore implements JobClaimStore {
       .flatMap(([tick, raw]) => parseTickRecord(tick, raw) ?? []);
   }
 
+  async setPaused(request: PauseRequest): Promise<PauseResult> {
+    return setPaused(this.job(request.jobKey), request, this.now());
+  }
+
+  async trigger(request: TriggerRequest): Promise<TriggerResult> {
+    return trigger(this.job(request.jobKey), request, this.now());
+  }
+
+  async recordRun(request: RecordRunRequest): Promise<RecordRunResult> {
+    return recordRun(this.job(request.jobKey), request, this.now());
+  }
+
+  async describe(jobKey: string, limit: number, initiallyPaused: boolean): Promise<JobSnapshot> {
+    return describeJob(this.job(jobKey), limit, initiallyPaused, this.now());
+  }
+
   private job(key: string): JobClaims {
     let job = this.jobs.get(key);
-    if (!job) {
-      job = { token: 0, ticks: new Map(), run: undefined, buffered: undefined, retention: 0 };
-      this.jobs.set(key, job);
-    }
+    if (!job) this.jobs.set(key, (job = newJobClaims()));
     return job;
   }
 }

@@ -8,6 +8,13 @@ export const TOKEN_AHEAD = 1_000_000_000;
 
 export interface JobClaims {
   token: number;
+  /** pause-state.lua: undefined until a pause or resume sets it (the job's option holds then). */
+  state: { paused: boolean; reason: string; at: number; by: string } | undefined;
+  /** `n:<what>` counts of the job's hash. */
+  totals: Map<string, number>;
+  failuresInRow: number;
+  /** History entries (JSON as record-run-3.lua writes them), newest first. */
+  history: string[];
   /** tick -> '<status> <token> <node> <at> <signature> <request>' */
   ticks: Map<number, string>;
   run: { token: number; tick: number; until: number } | undefined;
@@ -22,6 +29,29 @@ export interface Parsed {
   at: number;
   signature: string;
   request: string;
+}
+
+export function newJobClaims(): JobClaims {
+  return {
+    token: 0,
+    state: undefined,
+    totals: new Map(),
+    failuresInRow: 0,
+    history: [],
+    ticks: new Map(),
+    run: undefined,
+    buffered: undefined,
+    retention: 0,
+  };
+}
+
+/** pause-state.lua's isPaused: the state set, else the job's option. */
+export function isPaused(job: JobClaims, initially: boolean | undefined): boolean {
+  return job.state ? job.state.paused : initially === true;
+}
+
+export function tally(job: JobClaims, what: string, by = 1): void {
+  job.totals.set(what, (job.totals.get(what) ?? 0) + by);
 }
 
 export function parse(tick: number, record: string | undefined): Parsed | undefined {
@@ -59,6 +89,17 @@ export function releaseRun(job: JobClaims, request: ReleaseRequest, now: number)
     waitingTick === undefined || !takeNext
       ? undefined
       : parse(waitingTick, job.ticks.get(waitingTick));
+  if (waitingTick !== undefined && isPaused(job, request.initiallyPaused)) {
+    // Paused: the waiting tick does not start; it is recorded as skipped.
+    job.buffered = undefined;
+    const raw = job.ticks.get(waitingTick);
+    if (parse(waitingTick, raw)?.status === 'buffered') {
+      job.ticks.set(waitingTick, raw!.replace(/^buffered/, 'paused'));
+      tally(job, 'skip:paused');
+    }
+    job.run = undefined;
+    return { held: true, serverTime: now, next: undefined };
+  }
   if (takeNext && waitingTick !== undefined) job.buffered = undefined;
   if (waiting?.status === 'buffered' && waitingTick! >= now - retention) {
     const next = nextToken(job, now, request.tokenFloor).token;
