@@ -18,9 +18,11 @@ export {
   DuplicateNodeIdError,
   InvalidArgumentError,
   InvalidOptionError,
+  JobConflictError,
   LeaseLostError,
   RegistryUnavailableError,
   RunCancelledError,
+  UnknownJobError,
 } from './common/errors.js';
 export { ServiceDiscovery } from './discovery/service-discovery.service.js';
 export type { LeaseStatus, LookupOptions } from './discovery/service-discovery.service.js';
@@ -40,11 +42,24 @@ export type {
   CatchupMode,
   DistributedJobOptions,
   JobContext,
+  JobRetryOptions,
   JobRunRecord,
   JobSkips,
   JobStatus,
   OverlapPolicy,
 } from './jobs/distributed-job.interface.js';
+export type {
+  JobDescription,
+  JobTotals,
+  PauseChange,
+  PauseOptions,
+  RunHistoryEntry,
+  RunKind,
+  RunOutcome,
+  RuntimeJobSpec,
+  TriggerOptions,
+  TriggerResult,
+} from './jobs/job-operations.interface.js';
 export { DiscoveryHealthIndicator } from './health/discovery-health.indicator.js';
 export { DiscoveryDashboardModule } from './dashboard/discovery-dashboard.module.js';
 export type { DiscoveryDashboardOptions } from './dashboard/dashboard-options.interface.js';

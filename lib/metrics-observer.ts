@@ -20,6 +20,7 @@ const SKIP_REASONS: Record<keyof JobSkips, string> = {
   stopping: 'stopping',
   clockSkew: 'clock_skew',
   missed: 'missed',
+  paused: 'paused',
   duplicate: 'duplicate_firing',
 };
 

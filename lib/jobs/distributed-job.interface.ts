@@ -44,6 +44,33 @@ export interface DistributedJobOptions {
   catchupWindow?: number;
   /** With `catchupWindow`: run the latest missed tick (`one`, default) or all of them (`all`, at most 100). */
   catchup?: CatchupMode;
+  /**
+   * Start paused (like a Kubernetes CronJob's `suspend`): no node runs it until
+   * `DistributedJobs.resume()`. Once a pause or resume set the job's state in Redis, that state
+   * wins over this option, on every node (later deploys included). Default false.
+   */
+  paused?: boolean;
+  /** Retry a run that throws, on the same node for the same tick. Default: no retry. */
+  retry?: JobRetryOptions;
+  /**
+   * Pause the job for the whole cluster once this many runs in a row failed (their last attempt
+   * threw), with the last error as the reason. Default 0: never.
+   */
+  pauseAfterFailures?: number;
+}
+
+/**
+ * Retries of a run that throws: the same tick, on the same node, with the same fencing token; each
+ * attempt starts only after the previous one ended and while this node holds its lease (and is
+ * not shutting down). The run marker (`overlap` other than `allow`) is held across the attempts.
+ */
+export interface JobRetryOptions {
+  /** Attempts in all, the first included: 1 to 10. */
+  attempts: number;
+  /** ms before the second attempt. Default 1000. */
+  backoff?: number;
+  /** Each later wait is this many times the previous one: 1 to 10. Default 2. */
+  factor?: number;
 }
 
 /** What a running job can read about its run: `getJobContext()` inside the method returns it. */
@@ -64,6 +91,8 @@ export interface JobContext {
   signal: AbortSignal;
   /** True when this run catches up a missed tick (`catchupWindow`). */
   catchup: boolean;
+  /** 1, or the attempt number of a retry (`retry`); every attempt carries the same token. */
+  attempt: number;
   /**
    * Whether this node still holds its lease, from the monotonic clock against the lease its last
    * heartbeat won: no round trip, exact after a stall. Check it right before each side effect.
@@ -97,6 +126,8 @@ export interface JobSkips {
    * busy, the timer drifted past a window, cron skipped it): counted when the next firing comes.
    */
   missed: number;
+  /** The job is paused (`DistributedJobs.pause()`, `paused: true`, `pauseAfterFailures`). */
+  paused: number;
   /**
    * The timer fired again for a tick this node already handled (the `cron` package fires
    * repeatedly for about an hour after the southern autumn DST change): skipped without a claim.

@@ -2,7 +2,7 @@
 // deadline, clock tolerance, failover grace) and of its records, the same on every node.
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
 import { jobKey } from '../storage/registry-keys.js';
-import type { CatchupMode, OverlapPolicy } from './distributed-job.interface.js';
+import type { CatchupMode, JobRetryOptions, OverlapPolicy } from './distributed-job.interface.js';
 import type { TickSchedule } from './tick-schedule.js';
 
 /** A non-owner waits at most this many grace steps, however far down the ring it is. */
@@ -24,6 +24,9 @@ export interface JobOptions {
   overlap?: OverlapPolicy;
   catchupWindow?: number;
   catchup?: CatchupMode;
+  paused?: boolean;
+  retry?: JobRetryOptions;
+  pauseAfterFailures?: number;
 }
 
 export interface JobDefinition {
@@ -39,6 +42,14 @@ export interface JobDefinition {
   retention: number;
   /** A @Timeout job's claim is refused while its last claim is younger than this (ms); else 0. */
   cooldown: number;
+  /** The `paused` option: the job's state until a pause or resume sets one in Redis. */
+  initiallyPaused: boolean;
+  /** Attempts per run (1: no retry), and the wait before each retry (ms) after attempt n. */
+  attempts: number;
+  retryDelay(attempt: number): number;
+  pauseAfterFailures: number;
+  /** Runs the history keeps (`jobs.historyLimit`). */
+  historyLimit: number;
   /**
    * ms after `tick` is due during which it may still start: the configured deadline, else half
    * the gap to the next tick, at most 10 s. For a cron it is also the clock tolerance: a claim
@@ -96,6 +107,15 @@ export function defineJob(
       Math.max(longestDeadline, catchupWindow) +
       Math.max(schedule.period ?? 0, RETENTION_MARGIN),
     cooldown: schedule.kind === 'timeout' ? schedule.period! : 0,
+    initiallyPaused: job.paused === true,
+    attempts: job.retry?.attempts ?? 1,
+    retryDelay: (attempt) =>
+      Math.min(
+        24 * 60 * 60 * 1000,
+        Math.round((job.retry?.backoff ?? 1000) * (job.retry?.factor ?? 2) ** (attempt - 1)),
+      ),
+    pauseAfterFailures: job.pauseAfterFailures ?? 0,
+    historyLimit: options.jobs.historyLimit,
     deadlineOf,
     notBeforeOf: (tick) =>
       schedule.kind === 'cron'

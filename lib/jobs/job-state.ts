@@ -2,9 +2,14 @@
 // recorded, and its runs and skips, as `DistributedJobs.list()` reports them.
 import type { JobSkips, JobStatus } from './distributed-job.interface.js';
 import type { JobDefinition } from './job-definition.js';
+import type { JobCall } from './run-attempts.js';
 
 export interface JobState {
   definition: JobDefinition;
+  /** The job's method, for runs that no timer fires (`trigger()`); unknown until bound. */
+  call: JobCall | undefined;
+  /** A job added at runtime: what its spec said, and its timer's stop. */
+  runtime: { signature: string; stop(): void } | undefined;
   /** Newest tick this node knows to have a record in Redis (catch-up starts after it). */
   lastSeen: number | undefined;
   /** The tick this node's latest firing stood for (to tell the ticks its timer never fired for). */
@@ -30,9 +35,11 @@ export interface JobState {
   lastError: string | undefined;
 }
 
-export function newJobState(definition: JobDefinition): JobState {
+export function newJobState(definition: JobDefinition, call?: JobCall): JobState {
   return {
     definition,
+    call,
+    runtime: undefined,
     lastSeen: undefined,
     lastFired: undefined,
     highestToken: 0,
@@ -52,6 +59,7 @@ export function newJobState(definition: JobDefinition): JobState {
       stopping: 0,
       clockSkew: 0,
       missed: 0,
+      paused: 0,
       duplicate: 0,
     },
     errors: 0,

@@ -110,7 +110,14 @@ export class TickFiring {
     if (claim.status !== 'late' && claim.status !== 'early') sawTick(job, tick);
     switch (claim.status) {
       case 'taken':
-        return skip(job, claim.takenAs === 'overlap' ? 'overlap' : 'claimedElsewhere');
+        return skip(
+          job,
+          claim.takenAs === 'overlap' || claim.takenAs === 'paused'
+            ? claim.takenAs
+            : 'claimedElsewhere',
+        );
+      case 'paused':
+        return skip(job, 'paused');
       case 'late':
         return skip(job, 'deadline');
       case 'early':

@@ -206,6 +206,7 @@ describe('live cluster page over HTTP', () => {
       stopping: 0,
       clockSkew: 0,
       missed: 0,
+      paused: 0,
       duplicate: 0,
     });
   });

@@ -13,25 +13,20 @@ import type {
   RenewRequest,
   TickRecord,
 } from '../job-claim-store.interface.js';
-import { parseTickRecord } from '../tick-record.js';
 import { memoryNow } from './memory-clock.js';
-import type {
-  JobSnapshot,
-  PauseRequest,
-  PauseResult,
-  RecordRunRequest,
-  RecordRunResult,
-  TriggerRequest,
-  TriggerResult,
-} from '../job-operations.interface.js';
+import type * as Ops from '../job-operations.interface.js';
 import { describeJob, recordRun, setPaused, trigger } from './memory-job-operations.js';
 import {
   activeRun,
+  confirmGrants,
+  giveBack,
   isPaused,
   newJobClaims,
   nextToken,
   parse,
+  recentRecords,
   releaseRun,
+  renewRun,
   tally,
   type JobClaims,
 } from './memory-job-state.js';
@@ -217,61 +212,40 @@ export class MemoryJobClaimStore implements JobClaimStore {
     });
   }
 
-  async confirm({ jobKey, nodeId, grants }: ConfirmRequest): Promise<ConfirmResult> {
-    const job = this.job(jobKey);
-    const confirmed = grants.map(({ tick, token }) => {
-      const raw = job.ticks.get(tick);
-      const record = parse(tick, raw);
-      const ours = record?.token === token && record.nodeId === nodeId;
-      if (ours && record.status === 'granted')
-        job.ticks.set(tick, raw!.replace(/^granted/, 'claimed'));
-      return ours && (record.status === 'granted' || record.status === 'claimed');
-    });
-    return { serverTime: this.now(), confirmed };
+  async confirm(request: ConfirmRequest): Promise<ConfirmResult> {
+    return confirmGrants(this.job(request.jobKey), request, this.now());
   }
 
-  async giveBack({ jobKey, nodeId, tick, token }: GiveBackRequest): Promise<boolean> {
-    const job = this.job(jobKey);
-    const record = parse(tick, job.ticks.get(tick));
-    if (record?.token !== token || record.nodeId !== nodeId) return false;
-    if (record.status !== 'granted' && record.status !== 'claimed') return false;
-    job.ticks.delete(tick);
-    if (job.run?.token === token) job.run = undefined;
-    return true;
+  async giveBack(request: GiveBackRequest): Promise<boolean> {
+    return giveBack(this.job(request.jobKey), request);
   }
 
   async release(request: ReleaseRequest): Promise<ReleaseResult> {
     return releaseRun(this.job(request.jobKey), request, this.now());
   }
 
-  async renew({ jobKey, token, runLease }: RenewRequest): Promise<boolean> {
-    const job = this.job(jobKey);
-    if (job.run?.token !== token) return false;
-    job.run.until = this.now() + runLease;
-    return true;
+  async renew(request: RenewRequest): Promise<boolean> {
+    return renewRun(this.job(request.jobKey), request, this.now());
   }
 
   async recent(jobKey: string, limit: number): Promise<TickRecord[]> {
-    return [...this.job(jobKey).ticks.entries()]
-      .sort(([a], [b]) => b - a)
-      .slice(0, limit)
-      .flatMap(([tick, raw]) => parseTickRecord(tick, raw) ?? []);
+    return recentRecords(this.job(jobKey), limit);
   }
 
-  async setPaused(request: PauseRequest): Promise<PauseResult> {
+  async setPaused(request: Ops.PauseRequest): Promise<Ops.PauseResult> {
     return setPaused(this.job(request.jobKey), request, this.now());
   }
 
-  async trigger(request: TriggerRequest): Promise<TriggerResult> {
+  async trigger(request: Ops.TriggerRequest): Promise<Ops.TriggerResult> {
     return trigger(this.job(request.jobKey), request, this.now());
   }
 
-  async recordRun(request: RecordRunRequest): Promise<RecordRunResult> {
+  async recordRun(request: Ops.RecordRunRequest): Promise<Ops.RecordRunResult> {
     return recordRun(this.job(request.jobKey), request, this.now());
   }
 
-  async describe(jobKey: string, limit: number, initiallyPaused: boolean): Promise<JobSnapshot> {
-    return describeJob(this.job(jobKey), limit, initiallyPaused, this.now());
+  async describe(key: string, limit: number, paused: boolean): Promise<Ops.JobSnapshot> {
+    return describeJob(this.job(key), limit, paused, this.now());
   }
 
   private job(key: string): JobClaims {

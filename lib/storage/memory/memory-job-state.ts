@@ -1,6 +1,14 @@
 // The state of one job's claims in memory, kept as Redis keeps it (records as the same strings),
 // and the reads the claim rules share: a record parsed, the run marker that counts.
-import type { ReleaseRequest, ReleaseResult, TickRecord } from '../job-claim-store.interface.js';
+import type {
+  ConfirmRequest,
+  ConfirmResult,
+  GiveBackRequest,
+  ReleaseRequest,
+  ReleaseResult,
+  RenewRequest,
+  TickRecord,
+} from '../job-claim-store.interface.js';
 import { parseTickRecord } from '../tick-record.js';
 
 /** A stored token this far ahead of the clock was not made by a claim (claim-2.lua: TOKEN_AHEAD). */
@@ -126,4 +134,46 @@ export function nextToken(
   const forged = job.token > now + TOKEN_AHEAD;
   job.token = Math.max((forged ? 0 : job.token) + 1, now, floor + 1);
   return { token: job.token, forged };
+}
+
+/** confirm-2.lua: grants still this node's become final; those taken over are refused. */
+export function confirmGrants(
+  job: JobClaims,
+  { nodeId, grants }: ConfirmRequest,
+  now: number,
+): ConfirmResult {
+  const confirmed = grants.map(({ tick, token }) => {
+    const raw = job.ticks.get(tick);
+    const record = parse(tick, raw);
+    const ours = record?.token === token && record.nodeId === nodeId;
+    if (ours && record.status === 'granted')
+      job.ticks.set(tick, raw!.replace(/^granted/, 'claimed'));
+    return ours && (record.status === 'granted' || record.status === 'claimed');
+  });
+  return { serverTime: now, confirmed };
+}
+
+/** give-back-2.lua: the grant's record goes (and the marker it held), if it is this node's. */
+export function giveBack(job: JobClaims, { nodeId, tick, token }: GiveBackRequest): boolean {
+  const record = parse(tick, job.ticks.get(tick));
+  if (record?.token !== token || record.nodeId !== nodeId) return false;
+  if (record.status !== 'granted' && record.status !== 'claimed') return false;
+  job.ticks.delete(tick);
+  if (job.run?.token === token) job.run = undefined;
+  return true;
+}
+
+/** renew-run-2.lua: extends the marker of `token`, if it is still the run's. */
+export function renewRun(job: JobClaims, { token, runLease }: RenewRequest, now: number): boolean {
+  if (job.run?.token !== token) return false;
+  job.run.until = now + runLease;
+  return true;
+}
+
+/** recent-claims-2.lua: the newest tick records, newest first. */
+export function recentRecords(job: JobClaims, limit: number): TickRecord[] {
+  return [...job.ticks.entries()]
+    .sort(([a], [b]) => b - a)
+    .slice(0, limit)
+    .flatMap(([tick, raw]) => parseTickRecord(tick, raw) ?? []);
 }
