@@ -161,17 +161,17 @@ export class DistributedJobs {
   }
 
   /** Pauses a job for the whole cluster: no node runs its ticks until `resume()`. One round trip. */
-  pause(name: string, options?: PauseOptions): Promise<PauseChange> {
+  async pause(name: string, options?: PauseOptions): Promise<PauseChange> {
     return this.operations.setPaused(this.job(name), true, options);
   }
 
   /** Resumes a paused job (overriding its `paused: true` option for good). One round trip. */
-  resume(name: string): Promise<PauseChange> {
+  async resume(name: string): Promise<PauseChange> {
     return this.operations.setPaused(this.job(name), false);
   }
 
   /** A job's state, schedule, next fire times, history and cluster totals: one round trip. */
-  describe(name: string): Promise<JobDescription> {
+  async describe(name: string): Promise<JobDescription> {
     return this.operations.describe(this.job(name));
   }
 
