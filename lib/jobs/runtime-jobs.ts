@@ -41,7 +41,9 @@ export function runtimeJob(spec: RuntimeJobSpec): RuntimeJob {
   const problem = nameRule(spec.name);
   if (problem) throw new InvalidArgumentError(`add(): name ${problem}`);
   const where = `add() ${spec.name}`;
-  const unknown = Object.keys(spec).filter((key) => !KNOWN.has(key));
+  const unknown = Object.keys(spec).filter(
+    (key) => !KNOWN.has(key) && (spec as unknown as Record<string, unknown>)[key] !== undefined,
+  );
   if (unknown.length > 0)
     throw new InvalidArgumentError(`${where}: unknown option ${unknown.join(', ')}`);
   if ((spec.cron === undefined) === (spec.interval === undefined)) {
