@@ -7,15 +7,18 @@ import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.j
 import { waitFor } from '../support/redis-harness.js';
 import { closeClients, clusterClient } from './cluster-clients.js';
 
-/** Direct-call jobs whose keys land on different masters (checked below, not assumed). */
+/**
+ * Direct-call jobs whose keys land on different masters (checked below, not assumed); 200 ms windows
+ * leave a 100 ms starting deadline, room for a confirmed claim of two apps in one busy process.
+ */
 @Injectable()
 class ClusterJobs {
   runs: string[] = [];
-  @DistributedJob({ name: 'alpha', period: 20 })
+  @DistributedJob({ name: 'alpha', period: 200 })
   alpha(): void {
     this.runs.push('alpha');
   }
-  @DistributedJob({ name: 'delta', period: 20 })
+  @DistributedJob({ name: 'delta', period: 200 })
   delta(): void {
     this.runs.push('delta');
   }
@@ -52,7 +55,7 @@ describe('operating jobs on Redis Cluster (3 masters)', () => {
     nodes.push(node);
     return node;
   };
-  const nextWindow = () => new Promise((resolve) => setTimeout(resolve, 25));
+  const nextWindow = () => new Promise((resolve) => setTimeout(resolve, 210));
 
   it("keeps a job's pause state, history and totals in the job's own slot", async () => {
     const slots = await Promise.all(

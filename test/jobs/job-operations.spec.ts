@@ -20,13 +20,13 @@ class OperatedJobs {
   };
   failing = 0;
 
-  @DistributedJob({ name: 'report', period: 20 })
+  @DistributedJob({ name: 'report', period: 100 })
   async report(): Promise<string> {
     this.reports += 1;
     return `report ${getJobContext()!.token}`;
   }
 
-  @DistributedJob({ name: 'held', period: 20, paused: true })
+  @DistributedJob({ name: 'held', period: 100, paused: true })
   held(): string {
     return 'ran';
   }
@@ -46,14 +46,14 @@ class OperatedJobs {
     return 'finally';
   }
 
-  @DistributedJob({ name: 'failing', period: 20, pauseAfterFailures: 2 })
+  @DistributedJob({ name: 'failing', period: 100, pauseAfterFailures: 2 })
   fail(): void {
     this.failing += 1;
     throw new RangeError('always');
   }
 }
 
-const nextWindow = () => new Promise((resolve) => setTimeout(resolve, 25));
+const nextWindow = () => new Promise((resolve) => setTimeout(resolve, 110));
 
 describe('operating jobs (one node, real Redis)', () => {
   let redis: RedisHandle;
