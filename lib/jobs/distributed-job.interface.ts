@@ -155,7 +155,16 @@ export interface JobStatus {
   /** Node that owns the job on the ring now. */
   owner: string | undefined;
   running: boolean;
+  /**
+   * Whether the job is paused, as this node last learned it (a claim refused as paused, its own
+   * pause or resume); undefined until then. `describe()` reads the state itself.
+   */
+  paused: boolean | undefined;
   runs: number;
+  /** Attempts after the first (`retry`) made on this node. */
+  retries: number;
+  /** Runs in a row whose last attempt failed (cluster-wide, as of this node's last run). */
+  failuresInRow: number | undefined;
   /** Runs of missed ticks (catch-up), included in `runs`. */
   catchups: number;
   /** Ticks this node ran as a stand-in: another node owned the job on the ring (it was late or gone). */

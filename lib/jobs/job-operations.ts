@@ -57,6 +57,7 @@ export class JobOperations {
       initiallyPaused: definition.initiallyPaused,
     });
     this.deps.claimer.observe(result.serverTime, sentAt);
+    job.pausedSeen = paused;
     return { paused, wasPaused: result.wasPaused };
   }
 
@@ -68,6 +69,8 @@ export class JobOperations {
       definition.historyLimit,
       definition.initiallyPaused,
     );
+    job.pausedSeen = snapshot.paused;
+    job.failuresInRow = snapshot.failuresInRow;
     return {
       name: definition.name,
       runtime: job.runtime !== undefined,
@@ -119,6 +122,7 @@ export class JobOperations {
         tick += 1;
         continue;
       }
+      if (result.status === 'paused') job.pausedSeen = true;
       if (result.status !== 'claimed') {
         const reason = result.status === 'taken' ? 'overlap' : result.status;
         return { status: 'refused', reason, holder: result.holder || undefined };

@@ -22,6 +22,12 @@ export interface JobState {
   warnedRetention: boolean;
   running: number;
   runs: number;
+  /** Attempts after the first (`retry`) run on this node. */
+  retries: number;
+  /** Runs in a row that failed, as this node's last history write found it (cluster-wide). */
+  failuresInRow: number | undefined;
+  /** Whether the job was paused, as this node's last claim, pause or resume found it. */
+  pausedSeen: boolean | undefined;
   catchups: number;
   /** Ticks this node ran although it was not the job's first rank on the ring when it claimed. */
   failovers: number;
@@ -47,6 +53,9 @@ export function newJobState(definition: JobDefinition, call?: JobCall): JobState
     warnedRetention: false,
     running: 0,
     runs: 0,
+    retries: 0,
+    failuresInRow: undefined,
+    pausedSeen: undefined,
     catchups: 0,
     failovers: 0,
     buffered: 0,
@@ -104,7 +113,10 @@ export function jobStatus(
     catchupWindow: definition.catchupWindow,
     owner,
     running: job.running > 0,
+    paused: job.pausedSeen,
     runs: job.runs,
+    retries: job.retries,
+    failuresInRow: job.failuresInRow,
     catchups: job.catchups,
     failovers: job.failovers,
     buffered: job.buffered,

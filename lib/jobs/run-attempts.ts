@@ -52,6 +52,7 @@ export async function runAttempts(
   const kind: RunKind = grant.kind ?? (grant.catchup ? 'catchup' : 'schedule');
   for (let attempt = 1; ; attempt++) {
     run.attempt = attempt;
+    if (attempt > 1) job.retries += 1;
     const start = deps.clock.now();
     let value: unknown;
     let failure: unknown;
@@ -132,7 +133,9 @@ async function record(
         kind,
       },
     });
+    job.failuresInRow = written.failuresInRow;
     if (written.paused) {
+      job.pausedSeen = true;
       logger.warn(
         `Job ${definition.name} paused for the cluster: ${written.failuresInRow} runs in a row failed (pauseAfterFailures)`,
       );

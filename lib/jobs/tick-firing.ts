@@ -108,6 +108,9 @@ export class TickFiring {
     }
     const claim = outcome.result;
     if (claim.status !== 'late' && claim.status !== 'early') sawTick(job, tick);
+    if (claim.status === 'claimed' || claim.status === 'paused') {
+      job.pausedSeen = claim.status === 'paused';
+    }
     switch (claim.status) {
       case 'taken':
         return skip(
