@@ -13,6 +13,7 @@ export type {
   ServiceDescriptor,
 } from './options/discovery-options.interface.js';
 export {
+  BackfillRangeError,
   DiscoveryError,
   DuplicateJobNameError,
   DuplicateNodeIdError,
@@ -49,6 +50,8 @@ export type {
   OverlapPolicy,
 } from './jobs/distributed-job.interface.js';
 export type {
+  BackfillOptions,
+  BackfillResult,
   JobDescription,
   JobTotals,
   PauseChange,

@@ -47,6 +47,19 @@ export class JobConflictError extends DuplicateJobNameError {
   }
 }
 
+/**
+ * A `backfill()` range that cannot be run: more ticks than its limit, or older than a full
+ * history can tell apart (whether they ran is unknown). Nothing was claimed.
+ */
+export class BackfillRangeError extends InvalidArgumentError {
+  constructor(
+    readonly jobName: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** No distributed job of that name on this node. */
 export class UnknownJobError extends DiscoveryError {
   constructor(readonly jobName: string) {

@@ -25,7 +25,10 @@ import type { JobClaimStore } from '../storage/job-claim-store.interface.js';
 import type { JobRunRecord, JobStatus } from './distributed-job.interface.js';
 import { defineJob, type JobOptions } from './job-definition.js';
 import { JobOperations } from './job-operations.js';
+import { backfillTicks, runBackfill } from './job-backfill.js';
 import type {
+  BackfillOptions,
+  BackfillResult,
   JobDescription,
   PauseChange,
   PauseOptions,
@@ -52,6 +55,7 @@ export class DistributedJobs {
   private readonly runner: JobRunner;
   private readonly firing: TickFiring;
   private readonly operations: JobOperations;
+  private readonly claimer: TickClaimer;
 
   constructor(
     @Inject(DISCOVERY_OPTIONS) private readonly options: ResolvedDiscoveryOptions,
@@ -65,6 +69,7 @@ export class DistributedJobs {
     const { nodeId, lease } = membership;
     const runLease = options.heartbeatTTL;
     const claimer = new TickClaimer({ claims, nodeId, signer, clock, telemetry, runLease });
+    this.claimer = claimer;
     const marker = new RunMarker(claims, nodeId, options);
     this.runner = new JobRunner({
       options,
@@ -173,6 +178,21 @@ export class DistributedJobs {
   /** A job's state, schedule, next fire times, history and cluster totals: one round trip. */
   async describe(name: string): Promise<JobDescription> {
     return this.operations.describe(this.job(name));
+  }
+
+  /**
+   * Runs, on this node and oldest first, the ticks of a past range that never ran (an outage longer
+   * than `catchupWindow`): each claimed once, however many nodes backfill it at once.
+   */
+  async backfill(name: string, options: BackfillOptions): Promise<BackfillResult> {
+    const job = this.job(name);
+    if (!job.call) {
+      throw new InvalidArgumentError(`backfill(): job ${name} is not bound to an instance yet`);
+    }
+    const ticks = backfillTicks(job, options, await this.membership.syncedServerNow());
+    const { claims, runner } = this;
+    const deps = { claims, nodeId: this.membership.nodeId, claimer: this.claimer, runner };
+    return runBackfill(deps, job, job.call, ticks);
   }
 
   /** Runs a job once now on this node, outside its schedule (see `TriggerResult`). */

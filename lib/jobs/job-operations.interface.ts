@@ -92,3 +92,24 @@ export interface RuntimeJobSpec extends Omit<DistributedJobOptions, 'name' | 'pe
   /** An interval in ms (as `@Interval` takes it): ticks are windows of this long. */
   interval?: number;
 }
+
+export interface BackfillOptions {
+  /** The range's start (included), a Date or ms. */
+  from: Date | number;
+  /** The range's end (excluded), a Date or ms; at most now: only ticks already due are run. */
+  to: Date | number;
+  /** The most ticks the range may hold: 1 to 1000, default 100 (more is refused, not cut). */
+  limit?: number;
+}
+
+/** What `backfill()` did: the ticks it ran here, oldest first, and those it skipped, and why. */
+export interface BackfillResult {
+  ran: Array<{ tick: Date; token: number; outcome: RunOutcome }>;
+  /**
+   * `recorded`: the schedule claimed it (Redis still holds its record); `ran`: the history has a
+   * run of it; `backfilled`: another backfill claimed it.
+   */
+  skipped: Array<{ tick: Date; reason: 'recorded' | 'ran' | 'backfilled' }>;
+  /** Why it stopped before the end: the job was paused, or this node may not run jobs now. */
+  stopped: 'paused' | 'noLease' | 'stopping' | undefined;
+}

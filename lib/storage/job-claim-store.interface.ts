@@ -3,6 +3,8 @@
 // script call per request) and memory. Operating a job (pause, trigger, history): see
 // job-operations.interface.ts.
 import type {
+  BackfillClaim,
+  BackfillRequest,
   JobSnapshot,
   PauseRequest,
   PauseResult,
@@ -39,6 +41,8 @@ export interface JobClaimStore {
   trigger(request: TriggerRequest): Promise<TriggerResult>;
   /** Writes a finished attempt into the job's history (trimmed in the same call) and totals. */
   recordRun(request: RecordRunRequest): Promise<RecordRunResult>;
+  /** Claims the oldest given past tick that never ran, for a backfill; each tick once. */
+  backfill(request: BackfillRequest): Promise<BackfillClaim>;
   /** The job's pause state, totals and newest `limit` runs. */
   describe(jobKey: string, limit: number, initiallyPaused: boolean): Promise<JobSnapshot>;
 }

@@ -102,6 +102,8 @@ export interface JobTotals {
   retries: number;
   /** Runs claimed by `trigger()`. */
   triggered: number;
+  /** Ticks claimed by `backfill()`. */
+  backfilled: number;
   /** Ticks skipped, each counted once for the cluster. */
   skipped: { paused: number; overlap: number };
 }
@@ -114,6 +116,7 @@ export const TOTAL_FIELDS = [
   'cancelled',
   'retries',
   'triggered',
+  'backfilled',
   'skip:paused',
   'skip:overlap',
 ] as const;
@@ -130,4 +133,34 @@ export interface JobSnapshot {
   totals: JobTotals;
   /** Newest first. */
   runs: RunHistoryEntry[];
+}
+
+/** Claims the oldest of `ticks` that never ran, for a backfill (`JobClaimStore.backfill`). */
+export interface BackfillRequest {
+  jobKey: string;
+  nodeId: string;
+  /** Past ticks, oldest first, with their signatures. */
+  ticks: Array<{ tick: number; signature: string }>;
+  requestId: string;
+  tokenFloor?: number;
+  initiallyPaused: boolean;
+  /** The job's history limit: a full history cannot tell whether older ticks ran. */
+  historyLimit: number;
+}
+
+export type BackfillSkip = 'recorded' | 'ran' | 'backfilled';
+
+export interface BackfillClaim {
+  /**
+   * `claimed`: run `tick` with `token`; `none`: every tick was skipped; `paused`; `unknown`: the
+   * history is full and older than the oldest tick asked for (`oldestKnown`): nothing claimed.
+   */
+  status: 'claimed' | 'none' | 'paused' | 'unknown';
+  serverTime: number;
+  tick: number | undefined;
+  token: number | undefined;
+  /** The oldest tick the history holds (with `unknown`). */
+  oldestKnown: number | undefined;
+  /** Ticks skipped before the claimed one (or all, with `none`), oldest first. */
+  skipped: Array<{ tick: number; reason: BackfillSkip }>;
 }

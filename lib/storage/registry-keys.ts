@@ -40,3 +40,8 @@ export function jobKeys(jobKey: string): [string, string] {
 export function jobHistoryKeys(jobKey: string): [string, string, string] {
   return [jobKey, `${jobKey}:ticks`, `${jobKey}:runs`];
 }
+
+/** The job's keys a backfill reads and writes: its own three and the ticks backfills claimed. */
+export function jobBackfillKeys(jobKey: string): [string, string, string, string] {
+  return [...jobHistoryKeys(jobKey), `${jobKey}:backfilled`];
+}

@@ -14,6 +14,7 @@ export function totalsOf(counts: number[]): JobTotals {
     cancelled: n('cancelled'),
     retries: n('retries'),
     triggered: n('triggered'),
+    backfilled: n('backfilled'),
     skipped: { paused: n('skip:paused'), overlap: n('skip:overlap') },
   };
 }

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import {
+  BackfillRangeError,
   DistributedJob,
   getJobContext,
   InvalidArgumentError,
@@ -245,6 +246,45 @@ describe('operating jobs (one node, real Redis)', () => {
       expect(() => node.jobs.add(spec as never, () => undefined)).toThrow(message);
       expect(node.jobs.list().map((j) => j.name)).not.toContain('x');
     });
+  });
+
+  it('backfill: runs the ticks of a past range once, oldest first; bad ranges are typed errors and claim nothing', async () => {
+    const { node } = await start();
+    const ticks: number[] = [];
+    node.jobs.add({ name: 'bf', interval: 1000 }, () => {
+      if (getJobContext()!.tick.getTime() < now - 1000) ticks.push(getJobContext()!.tick.getTime());
+    });
+    const now = Math.floor(node.discovery.serverNow() / 1000) * 1000;
+    const backfill = (from: number, to: number, limit?: number) =>
+      node.jobs.backfill('bf', { from: new Date(from), to: new Date(to), limit });
+    await expect(backfill(now, now - 5000)).rejects.toThrow(/to .* must be after from/);
+    await expect(backfill(now - 200_000, now)).rejects.toThrow(BackfillRangeError);
+    await expect(backfill(now - 10_000, now, 5)).rejects.toThrow('more than 5 ticks');
+    await expect(backfill(now - 10_000, now, 0)).rejects.toThrow('limit must be');
+    await expect(node.jobs.backfill('report', { from: now - 5000, to: now })).rejects.toThrow(
+      InvalidArgumentError,
+    );
+    await expect(node.jobs.backfill('nope', { from: now - 5000, to: now })).rejects.toThrow(
+      UnknownJobError,
+    );
+    expect((await node.jobs.describe('bf')).totals.backfilled).toBe(0);
+    const result = await backfill(now - 6000, now - 2000);
+    expect(result.ran.map((r) => r.tick.getTime())).toEqual(
+      [6, 5, 4, 3].map((s) => now - s * 1000),
+    );
+    expect(result.ran.every((r) => r.outcome === 'ok')).toBe(true);
+    expect(ticks).toEqual([6, 5, 4, 3].map((s) => now - s * 1000));
+    const again = await backfill(now - 6000, now - 2000);
+    expect(again.ran).toEqual([]);
+    expect(again.skipped.map((s) => s.reason)).toEqual([
+      'recorded',
+      'recorded',
+      'recorded',
+      'recorded',
+    ]);
+    const shown = await node.jobs.describe('bf');
+    expect(shown.runs.filter((r) => r.kind === 'backfill')).toHaveLength(4);
+    node.jobs.remove('bf');
   });
 
   it('an unknown job name is a typed error for every operation, and nothing is written', async () => {

@@ -166,6 +166,37 @@ describe('operating jobs across processes', () => {
     for (const node of everyNode) expect(node.problems()).toEqual([]);
   }, 60_000);
 
+  it('two nodes backfilling the same range at once while the schedule runs: each tick once', async () => {
+    const job: JobSpec = { name: 'settle', interval: 500, durationMs: 30 };
+    const start = starter();
+    // The range begins 10 s before any node ran the job: those ticks never ran.
+    const from = Math.floor(Date.now() / 500) * 500 - 10_000;
+    const nodes = [await start('k0', [job]), await start('k1', [job])];
+    await waitFor(() => runsOf(nodes, 'settle').length >= 3, { timeout: 6000 });
+    const to = Date.now();
+    type Result = { ran: Array<{ tick: string }>; skipped: Array<{ tick: string }> };
+    const [first, second] = await Promise.all(
+      nodes.map((n) => n.command<Result>('backfill', 'settle', { from, to })),
+    );
+    // After the range: the schedule still runs.
+    await waitFor(() => runsOf(nodes, 'settle').filter((r) => r.tick! >= to).length >= 2, {
+      timeout: 5000,
+    });
+    const runs = runsOf(nodes, 'settle').filter((r) => r.tick! >= from);
+    const perTick = new Map<number, number>();
+    for (const run of runs) perTick.set(run.tick!, (perTick.get(run.tick!) ?? 0) + 1);
+    expect([...perTick].filter(([, n]) => n > 1)).toEqual([]);
+    // Every tick of the range that was due ran: by the schedule or by exactly one backfill.
+    const expected: number[] = [];
+    for (let tick = from; tick + 500 <= to; tick += 500) expected.push(tick);
+    expect(expected.filter((tick) => !perTick.has(tick))).toEqual([]);
+    const backfilled = [...first.ran, ...second.ran].map((r) => new Date(r.tick).getTime());
+    expect(backfilled.length).toBeGreaterThanOrEqual(19);
+    expect(new Set(backfilled).size).toBe(backfilled.length);
+    expect(first.ran.length > 0 && second.ran.length > 0).toBe(true);
+    for (const node of nodes) expect(node.problems()).toEqual([]);
+  }, 60_000);
+
   it('retries: failing twice then succeeding gives 3 attempts on one node for one tick, none overlapping', async () => {
     const job: JobSpec = {
       name: 'flaky',

@@ -92,7 +92,16 @@ function operationsProtocol(
         });
       const describeJob = (limit = 100, initiallyPaused = false) =>
         store.describe(jobKey, limit, initiallyPaused);
-      return { jobKey, base, claim, pause, trigger, record, describe: describeJob };
+      const backfill = (ticks: number[], nodeId = 'a', historyLimit = 100) =>
+        store.backfill({
+          jobKey,
+          nodeId,
+          ticks: ticks.map((tick) => ({ tick, signature: '' })),
+          requestId: `b${(requests += 1)}`,
+          initiallyPaused: false,
+          historyLimit,
+        });
+      return { jobKey, base, claim, pause, trigger, record, backfill, describe: describeJob };
     }
 
     describe('pause and resume', () => {
@@ -242,6 +251,54 @@ function operationsProtocol(
       });
     });
 
+    describe('backfill', () => {
+      it('claims the oldest tick that never ran, skipping those recorded, in the history or backfilled', async () => {
+        const { base, claim, record, backfill, describe: show } = await freshJob();
+        const ticks = [0, 1, 2, 3, 4].map((i) => base - 100 * P + i * P);
+        // A record of the schedule (a claim as late as its deadline allowed).
+        expect((await claim(ticks[0], 'a', { notAfter: (await now()) + 60_000 })).status).toBe(
+          'claimed',
+        );
+        await record({ tick: ticks[1], token: 5 }); // ran; its record is long gone
+        const first = await backfill(ticks, 'a');
+        expect(first).toMatchObject({
+          status: 'claimed',
+          tick: ticks[2],
+          skipped: [
+            { tick: ticks[0], reason: 'recorded' },
+            { tick: ticks[1], reason: 'ran' },
+          ],
+        });
+        // Another node backfilling the same range at once gets the next tick, never the same.
+        const other = await backfill(ticks, 'b');
+        expect(other).toMatchObject({ status: 'claimed', tick: ticks[3] });
+        expect(other.token).toBeGreaterThan(first.token!);
+        expect((await backfill(ticks.slice(2, 4), 'c')).status).toBe('none');
+        expect((await show()).totals.backfilled).toBe(2);
+      });
+
+      it('a backfilled tick stays claimed after the schedule trims its record', async () => {
+        const { base, claim, backfill } = await freshJob({ retention: 1000 });
+        const old = base - 100 * P;
+        expect((await backfill([old])).status).toBe('claimed');
+        await claim(base); // trims records older than its retention: the backfill's too
+        expect(await backfill([old], 'b')).toMatchObject({
+          status: 'none',
+          skipped: [{ tick: old, reason: 'backfilled' }],
+        });
+      });
+
+      it('is refused while paused, and when a full history cannot tell whether the ticks ran', async () => {
+        const { base, record, backfill, pause } = await freshJob();
+        for (let i = 0; i < 3; i++) await record({ tick: base - 10 * P + i * P });
+        const tooOld = await backfill([base - 20 * P], 'a', 3);
+        expect(tooOld).toMatchObject({ status: 'unknown', oldestKnown: base - 10 * P });
+        expect((await backfill([base - 20 * P], 'a', 4)).status).toBe('claimed');
+        await pause(true);
+        expect((await backfill([base - 30 * P])).status).toBe('paused');
+      });
+    });
+
     describe('history and totals', () => {
       it('keeps the newest runs up to the limit, newest first, with every field', async () => {
         const { base, record, describe: show } = await freshJob();
@@ -330,6 +387,7 @@ function operationsProtocol(
           cancelled: 0,
           retries: 0,
           triggered: 0,
+          backfilled: 0,
           skipped: { paused: 0, overlap: 0 },
         },
         runs: [],

@@ -17,6 +17,7 @@ describe('Lua scripts (lib/storage/redis/lua)', () => {
   it('has the scripts the stores load', () => {
     expect(scripts.sort()).toEqual(
       [
+        'backfill-4',
         'beat-3',
         'claim-2',
         'confirm-2',

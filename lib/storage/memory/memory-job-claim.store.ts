@@ -14,8 +14,7 @@ import type {
   TickRecord,
 } from '../job-claim-store.interface.js';
 import { memoryNow } from './memory-clock.js';
-import type * as Ops from '../job-operations.interface.js';
-import { describeJob, recordRun, setPaused, trigger } from './memory-job-operations.js';
+import { MemoryJobOperations } from './memory-job-operations.js';
 import {
   activeRun,
   confirmGrants,
@@ -35,14 +34,15 @@ import {
  * Apps in the same process that use the same `keyPrefix` share one set of job claims, the way
  * replicas share a Redis.
  */
-export class MemoryJobClaimStore implements JobClaimStore {
+export class MemoryJobClaimStore extends MemoryJobOperations implements JobClaimStore {
   private static readonly namespaces = new Map<string, Map<string, JobClaims>>();
   private readonly jobs: Map<string, JobClaims>;
 
   constructor(
     namespace: string,
-    private readonly now: () => number = memoryNow,
+    protected readonly now: () => number = memoryNow,
   ) {
+    super();
     let jobs = MemoryJobClaimStore.namespaces.get(namespace);
     if (!jobs) MemoryJobClaimStore.namespaces.set(namespace, (jobs = new Map()));
     this.jobs = jobs;
@@ -232,23 +232,7 @@ export class MemoryJobClaimStore implements JobClaimStore {
     return recentRecords(this.job(jobKey), limit);
   }
 
-  async setPaused(request: Ops.PauseRequest): Promise<Ops.PauseResult> {
-    return setPaused(this.job(request.jobKey), request, this.now());
-  }
-
-  async trigger(request: Ops.TriggerRequest): Promise<Ops.TriggerResult> {
-    return trigger(this.job(request.jobKey), request, this.now());
-  }
-
-  async recordRun(request: Ops.RecordRunRequest): Promise<Ops.RecordRunResult> {
-    return recordRun(this.job(request.jobKey), request, this.now());
-  }
-
-  async describe(key: string, limit: number, paused: boolean): Promise<Ops.JobSnapshot> {
-    return describeJob(this.job(key), limit, paused, this.now());
-  }
-
-  private job(key: string): JobClaims {
+  protected job(key: string): JobClaims {
     let job = this.jobs.get(key);
     if (!job) this.jobs.set(key, (job = newJobClaims()));
     return job;

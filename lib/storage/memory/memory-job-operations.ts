@@ -1,8 +1,10 @@
-// Operating a job in memory, by the rules of `pause-2.lua`, `trigger-2.lua`, `record-run-3.lua`
-// and `describe-3.lua`: the pause state claims obey, a run claimed now, the bounded history and
-// the job's totals.
+// Operating a job in memory, by the rules of `pause-2.lua`, `trigger-2.lua`, `record-run-3.lua`,
+// `backfill-4.lua` and `describe-3.lua`: the pause state claims obey, a run claimed now, the
+// bounded history and the job's totals, ticks of the past claimed once.
 import {
   TOTAL_FIELDS,
+  type BackfillClaim,
+  type BackfillRequest,
   type JobSnapshot,
   type PauseRequest,
   type PauseResult,
@@ -21,13 +23,85 @@ import {
   type JobClaims,
 } from './memory-job-state.js';
 
-export function setPaused(job: JobClaims, request: PauseRequest, now: number): PauseResult {
+/** The operations of `MemoryJobClaimStore` (its jobs by key, its clock). */
+export abstract class MemoryJobOperations {
+  protected abstract readonly now: () => number;
+  protected abstract job(key: string): JobClaims;
+
+  async setPaused(request: PauseRequest): Promise<PauseResult> {
+    return setPaused(this.job(request.jobKey), request, this.now());
+  }
+
+  async trigger(request: TriggerRequest): Promise<TriggerResult> {
+    return trigger(this.job(request.jobKey), request, this.now());
+  }
+
+  async recordRun(request: RecordRunRequest): Promise<RecordRunResult> {
+    return recordRun(this.job(request.jobKey), request, this.now());
+  }
+
+  async backfill(request: BackfillRequest): Promise<BackfillClaim> {
+    return backfill(this.job(request.jobKey), request, this.now());
+  }
+
+  async describe(key: string, limit: number, paused: boolean): Promise<JobSnapshot> {
+    return describeJob(this.job(key), limit, paused, this.now());
+  }
+}
+
+const BACKFILLED_FOR = 86_400_000;
+
+function backfill(job: JobClaims, request: BackfillRequest, now: number): BackfillClaim {
+  const answer = (status: BackfillClaim['status'], extra: Partial<BackfillClaim> = {}) => ({
+    status,
+    serverTime: now,
+    tick: undefined,
+    token: undefined,
+    oldestKnown: undefined,
+    skipped: [],
+    ...extra,
+  });
+  if (isPaused(job, request.initiallyPaused)) return answer('paused');
+  const ran = new Set(job.history.flatMap((raw) => parseHistoryEntry(raw)?.tick ?? []));
+  const oldest = ran.size > 0 ? Math.min(...ran) : undefined;
+  const first = request.ticks[0]?.tick;
+  if (job.history.length >= request.historyLimit && oldest !== undefined && first < oldest) {
+    return answer('unknown', { oldestKnown: oldest });
+  }
+  for (const [tick, at] of job.backfilled)
+    if (at < now - BACKFILLED_FOR) job.backfilled.delete(tick);
+  const skipped: BackfillClaim['skipped'] = [];
+  for (const { tick, signature } of request.ticks) {
+    const reason = job.ticks.has(tick)
+      ? 'recorded'
+      : ran.has(tick)
+        ? 'ran'
+        : job.backfilled.has(tick)
+          ? 'backfilled'
+          : undefined;
+    if (reason) {
+      skipped.push({ tick, reason });
+      continue;
+    }
+    const token = nextToken(job, now, request.tokenFloor).token;
+    job.ticks.set(
+      tick,
+      `claimed ${token} ${request.nodeId} ${now} ${signature} ${request.requestId}`,
+    );
+    job.backfilled.set(tick, now);
+    tally(job, 'backfilled');
+    return answer('claimed', { tick, token, skipped });
+  }
+  return answer('none', { skipped });
+}
+
+function setPaused(job: JobClaims, request: PauseRequest, now: number): PauseResult {
   const wasPaused = isPaused(job, request.initiallyPaused);
   job.state = { paused: request.paused, reason: request.reason, at: now, by: request.nodeId };
   return { serverTime: now, wasPaused };
 }
 
-export function trigger(job: JobClaims, request: TriggerRequest, now: number): TriggerResult {
+function trigger(job: JobClaims, request: TriggerRequest, now: number): TriggerResult {
   const { tick, nodeId, overlap, runLease } = request;
   const answer = (status: TriggerResult['status'], extra: Partial<TriggerResult> = {}) => ({
     status,
@@ -62,7 +136,7 @@ export function trigger(job: JobClaims, request: TriggerRequest, now: number): T
   return answer('claimed', { token, holder: nodeId, cancelled, holdsMarker: holds });
 }
 
-export function recordRun(job: JobClaims, request: RecordRunRequest, now: number): RecordRunResult {
+function recordRun(job: JobClaims, request: RecordRunRequest, now: number): RecordRunResult {
   const { entry, final } = request;
   const whole = (n: number) => (Number.isInteger(n) && n >= 0 ? n : 0);
   const attempt = whole(entry.attempt);
@@ -98,7 +172,7 @@ export function recordRun(job: JobClaims, request: RecordRunRequest, now: number
   return { serverTime: now, failuresInRow: job.failuresInRow, paused };
 }
 
-export function describeJob(
+function describeJob(
   job: JobClaims,
   limit: number,
   initiallyPaused: boolean,

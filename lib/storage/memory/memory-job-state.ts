@@ -23,6 +23,8 @@ export interface JobClaims {
   failuresInRow: number;
   /** History entries (JSON as record-run-3.lua writes them), newest first. */
   history: string[];
+  /** backfilled.lua: tick -> when a backfill claimed it. */
+  backfilled: Map<number, number>;
   /** tick -> '<status> <token> <node> <at> <signature> <request>' */
   ticks: Map<number, string>;
   run: { token: number; tick: number; until: number } | undefined;
@@ -46,6 +48,7 @@ export function newJobClaims(): JobClaims {
     totals: new Map(),
     failuresInRow: 0,
     history: [],
+    backfilled: new Map(),
     ticks: new Map(),
     run: undefined,
     buffered: undefined,

@@ -2,6 +2,8 @@
 // `record-run-3.lua`, `describe-3.lua`), field by field as each script's header lists them.
 import {
   TOTAL_FIELDS,
+  type BackfillClaim,
+  type BackfillSkip,
   type JobSnapshot,
   type PauseResult,
   type RecordRunResult,
@@ -54,5 +56,23 @@ export function decodeDescribe(reply: ScriptReply): JobSnapshot {
     runs: reply
       .slice(6 + TOTAL_FIELDS.length)
       .flatMap((raw) => parseHistoryEntry(String(raw)) ?? []),
+  };
+}
+
+/** {status, now, tick (or oldest known), token, skipped tick, why...} */
+export function decodeBackfill(reply: ScriptReply): BackfillClaim {
+  const [status, serverTime, tick, token, ...rest] = reply;
+  const skipped: BackfillClaim['skipped'] = [];
+  for (let i = 0; i + 1 < rest.length; i += 2) {
+    skipped.push({ tick: Number(rest[i]), reason: String(rest[i + 1]) as BackfillSkip });
+  }
+  const claimed = status === 'claimed';
+  return {
+    status: String(status) as BackfillClaim['status'],
+    serverTime: Number(serverTime),
+    tick: claimed ? Number(tick) : undefined,
+    token: claimed ? Number(token) : undefined,
+    oldestKnown: status === 'unknown' ? Number(tick) : undefined,
+    skipped,
   };
 }

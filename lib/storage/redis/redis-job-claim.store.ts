@@ -14,6 +14,8 @@ import type {
 } from '../job-claim-store.interface.js';
 import {
   TOTAL_FIELDS,
+  type BackfillClaim,
+  type BackfillRequest,
   type JobSnapshot,
   type PauseRequest,
   type PauseResult,
@@ -22,7 +24,7 @@ import {
   type TriggerRequest,
   type TriggerResult,
 } from '../job-operations.interface.js';
-import { jobHistoryKeys, jobKeys } from '../registry-keys.js';
+import { jobBackfillKeys, jobHistoryKeys, jobKeys } from '../registry-keys.js';
 import {
   decodeClaim,
   decodeConfirm,
@@ -30,6 +32,7 @@ import {
   decodeRelease,
 } from './job-claim-replies.js';
 import {
+  decodeBackfill,
   decodeDescribe,
   decodePause,
   decodeRecordRun,
@@ -48,6 +51,7 @@ const pauseScript = new RedisScript('pause-2');
 const triggerScript = new RedisScript('trigger-2');
 const recordRunScript = new RedisScript('record-run-3');
 const describeScript = new RedisScript('describe-3');
+const backfillScript = new RedisScript('backfill-4');
 const flag = (value: boolean | undefined) => (value ? 1 : 0);
 
 export class RedisJobClaimStore implements JobClaimStore {
@@ -157,6 +161,18 @@ export class RedisJobClaimStore implements JobClaimStore {
       entry.kind,
     ]);
     return decodeRecordRun(reply);
+  }
+
+  async backfill(request: BackfillRequest): Promise<BackfillClaim> {
+    const reply = await backfillScript.list(this.client, jobBackfillKeys(request.jobKey), [
+      request.nodeId,
+      request.tokenFloor ?? 0,
+      flag(request.initiallyPaused),
+      request.requestId,
+      request.historyLimit,
+      ...request.ticks.flatMap(({ tick, signature }) => [tick, signature]),
+    ]);
+    return decodeBackfill(reply);
   }
 
   async describe(jobKey: string, limit: number, initiallyPaused: boolean): Promise<JobSnapshot> {
