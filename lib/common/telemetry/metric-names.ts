@@ -16,7 +16,7 @@ export const METRIC = {
   jobErrors: 'discovery.job.errors',
   jobFailovers: 'discovery.job.failovers',
   jobRetries: 'discovery.job.retries',
-  jobFailuresInRow: 'discovery.job.failures_in_row',
+  jobFailuresInRow: 'discovery.job.fail_streak',
   jobPaused: 'discovery.job.paused',
   jobStartDelay: 'discovery.job.start_delay',
   jobDuration: 'discovery.job.duration',
