@@ -27,6 +27,7 @@ export function jobOptionsProblem(options: DistributedJobOptions): string | unde
     return "catchup must be 'one' or 'all'";
   if (options.paused !== undefined && typeof options.paused !== 'boolean')
     return 'paused must be true or false';
+  if (!ms(options.jitter, 0)) return `jitter must be a whole number of ms from 0 to ${MAX_MS}`;
   if (!ms(options.pauseAfterFailures, 0) || (options.pauseAfterFailures ?? 0) > 1000)
     return 'pauseAfterFailures must be a whole number from 0 to 1000';
   return retryProblem(options.retry);
@@ -112,7 +113,7 @@ export function DistributedJob(nameOrOptions?: string | DistributedJobOptions): 
 /** The options a job definition reads, from the decorator's (or `add()`'s). */
 export function jobOptionsOf(options: DistributedJobOptions): JobOptions {
   const { startingDeadline, overlap, catchupWindow, catchup, paused } = options;
-  const { retry, pauseAfterFailures } = options;
+  const { retry, pauseAfterFailures, jitter } = options;
   return {
     startingDeadline,
     overlap,
@@ -121,5 +122,6 @@ export function jobOptionsOf(options: DistributedJobOptions): JobOptions {
     paused,
     retry: retry && { ...retry },
     pauseAfterFailures,
+    jitter,
   };
 }

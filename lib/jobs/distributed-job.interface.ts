@@ -57,6 +57,13 @@ export interface DistributedJobOptions {
    * threw), with the last error as the reason. Default 0: never.
    */
   pauseAfterFailures?: number;
+  /**
+   * Spread the starts of a `@Cron` or `@Interval` job's ticks (many jobs due on the same minute):
+   * each tick starts up to this many ms after it would, by a delay derived from the job and the
+   * tick, so every node waits the same and the starting deadline and failover grace count from the
+   * delayed start. Below an interval's period. Default 0.
+   */
+  jitter?: number;
 }
 
 /**

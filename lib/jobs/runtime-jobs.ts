@@ -22,6 +22,7 @@ const KNOWN = new Set([
   'paused',
   'retry',
   'pauseAfterFailures',
+  'jitter',
 ]);
 
 export interface RuntimeJob {

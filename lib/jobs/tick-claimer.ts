@@ -62,7 +62,7 @@ export class TickClaimer {
     confirm: boolean,
   ): Promise<ClaimOutcome> {
     const { definition } = job;
-    const due = definition.schedule.dueAt(tick);
+    const due = definition.dueOf(tick);
     const deadline = definition.deadlineOf(tick);
     const notAfter = due + deadline;
     const request: ClaimRequest = {
@@ -230,9 +230,7 @@ export class TickClaimer {
         tick: missed,
         // Never past the tick's own deadline plus the window.
         notAfter:
-          definition.schedule.dueAt(missed) +
-          definition.deadlineOf(missed) +
-          definition.catchupWindow,
+          definition.dueOf(missed) + definition.deadlineOf(missed) + definition.catchupWindow,
         signature: this.sign(definition.key, missed),
       }))
       .filter((candidate) => candidate.notAfter >= serverNow);

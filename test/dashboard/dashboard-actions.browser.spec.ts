@@ -81,7 +81,7 @@ describe('cluster page actions', () => {
   const post = (url: string, headers: Record<string, string>) =>
     fetch(url, { method: 'POST', headers }).then(async (r) => ({
       status: r.status,
-      body: await r.json(),
+      body: (await r.json()) as any,
     }));
   const cookie = { cookie: `ops=${TOKEN}` };
 
@@ -138,7 +138,8 @@ describe('cluster page actions', () => {
     expect(app.get(Reports).runs).toBe(1);
     // A script of the page without the header (as a cross-site request would be): refused.
     const status = await page.evaluate(async () => {
-      const response = await fetch(location.pathname + '/jobs/nightly-report/pause', {
+      const { pathname } = (globalThis as any).location;
+      const response = await fetch(pathname + '/jobs/nightly-report/pause', {
         method: 'POST',
       });
       return response.status;
