@@ -55,7 +55,10 @@ export interface StartedRun {
 export class JobRunner {
   private readonly logger = new Logger('DistributedJobs');
   private readonly running = new Set<ActiveRun>();
-  /** Releases of run markers in flight: one may start a tick that waited, so drain waits for them. */
+  /**
+   * Releases of run markers (one may start a tick that waited) and history writes in flight:
+   * drain waits for them.
+   */
   private readonly releases = new Set<Promise<void>>();
   private draining = false;
 
@@ -147,13 +150,9 @@ export class JobRunner {
           );
     const { claims, nodeId } = this.deps;
     const retryRefusal = () => this.refusal({ ...grant, notAfter: Infinity });
-    const done = runAttempts(
-      { claims, nodeId, clock: this.clock, retryRefusal },
-      job,
-      call,
-      run,
-      grant,
-    );
+    const background = (write: Promise<void>) => this.track(write);
+    const deps = { claims, nodeId, clock: this.clock, retryRefusal, background };
+    const done = runAttempts(deps, job, call, run, grant);
     const active: ActiveRun = { job, run, marker, done };
     this.running.add(active);
     let result: RunResult | undefined;
@@ -171,9 +170,13 @@ export class JobRunner {
 
   /** Ends a marker-holding run in the background; a tick that waited for it runs next, here. */
   release(job: JobState, marker: number, call: JobCall): void {
-    const releasing = this.releaseAndRunNext(job, marker, call);
-    this.releases.add(releasing);
-    void releasing.finally(() => this.releases.delete(releasing));
+    this.track(this.releaseAndRunNext(job, marker, call));
+  }
+
+  /** A write in flight after its run returned (a release, a history write): drain waits for it. */
+  private track(write: Promise<void>): void {
+    this.releases.add(write);
+    void write.finally(() => this.releases.delete(write));
   }
 
   /** A newer tick took the marker of `marker` (`cancelOther`): its run here stops at once. */

@@ -23,6 +23,8 @@ export interface AttemptsDeps {
   clock: ServerClock;
   /** Why a retry must not start now (lease, shutdown), if it must not. */
   retryRefusal(): string | undefined;
+  /** Keeps a write that goes on after the run returned (drain waits for it). */
+  background(write: Promise<void>): void;
 }
 
 /** The method of a job, bound to its instance and arguments. */
@@ -81,8 +83,15 @@ export async function runAttempts(
         final = true;
       }
     }
-    await record(deps, job, grant, kind, { attempt, start, outcome, failure, final });
-    if (final) return { value, outcome, failure, attempts: attempt };
+    const written = record(deps, job, grant, kind, { attempt, start, outcome, failure, final });
+    if (!final) {
+      await written;
+      continue;
+    }
+    // Sent now, before the run's marker is released on the same connection (so a read after the
+    // run returns sees it), but not waited for: the release and the next tick are not delayed.
+    deps.background(written);
+    return { value, outcome, failure, attempts: attempt };
   }
 }
 
