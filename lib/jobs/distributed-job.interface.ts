@@ -83,6 +83,8 @@ export interface JobRetryOptions {
 /** What a running job can read about its run: `getJobContext()` inside the method returns it. */
 export interface JobContext {
   jobName: string;
+  /** The node running it: this process's `nodeId` option (a random UUID by default). */
+  nodeId: string;
   /** The tick this run stands for (Redis time): a cron occurrence, or the start of an interval window. */
   tick: Date;
   /**
@@ -128,6 +130,12 @@ export interface JobSkips {
    * this node's wall clock is ahead of Redis time by more than the job tolerates.
    */
   clockSkew: number;
+  /**
+   * The tick could be claimed before Redis was found to have lost data (a claim found a lower
+   * fencing token than its node saw: a restore, a failover to a lagging replica): it may have
+   * run, its record lost with the rest, so no node runs it.
+   */
+  dataLoss: number;
   /**
    * This node's timer never fired for the tick before its starting deadline (the event loop was
    * busy, the timer drifted past a window, cron skipped it): counted when the next firing comes.
@@ -209,7 +217,16 @@ export interface JobRunRecord {
   /**
    * `claimed` ran (or runs); `granted`: claimed, not (yet) confirmed by its node, so not started
    * (a peer takes it over if it stays so); `buffered` waits for the running one; `overlap` was
-   * skipped; `paused` was skipped, the job being paused.
+   * skipped; `lost`: refused, it could be claimed before Redis was found to have lost data;
+   * `paused` was skipped, the job being paused.
    */
-  status: 'granted' | 'claimed' | 'buffered' | 'overlap' | 'paused';
+  status: 'granted' | 'claimed' | 'buffered' | 'overlap' | 'lost' | 'paused';
 }
+
+/**
+ * What a `@DistributedJob()` method returns when called, whatever it was declared with: a promise
+ * of its result, or of `undefined` when this node did not run the tick (another node claimed it,
+ * the deadline passed, the lease was gone, shutdown). Declare methods with it so callers see that
+ * case: `async report(): JobResult<Report> { ... }`.
+ */
+export type JobResult<T> = Promise<T | undefined>;

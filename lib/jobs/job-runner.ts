@@ -31,7 +31,6 @@ export interface JobRunnerDeps {
   options: ResolvedDiscoveryOptions;
   /** Where each run's history is written. */
   claims: JobClaimStore;
-  nodeId: string;
   marker: RunMarker;
   claimer: TickClaimer;
   /** This node's lease (NodeLease): no run starts without it. */
@@ -129,7 +128,8 @@ export class JobRunner {
   ): Promise<RunResult> {
     const { definition } = job;
     const { catchup } = grant;
-    const run = new JobRun(definition.name, grant.tick, grant.token, catchup, this.lease);
+    const { nodeId } = this.options;
+    const run = new JobRun(definition.name, grant.tick, grant.token, catchup, this.lease, nodeId);
     const startedAt = performance.now();
     job.running += 1;
     job.runs += 1;
@@ -148,7 +148,7 @@ export class JobRunner {
               ),
             ),
           );
-    const { claims, nodeId } = this.deps;
+    const { claims } = this.deps;
     const retryRefusal = () => this.refusal({ ...grant, notAfter: Infinity });
     const background = (write: Promise<void>) => this.track(write);
     const deps = { claims, nodeId, clock: this.clock, retryRefusal, background };

@@ -16,6 +16,12 @@ export interface JobState {
   lastFired: number | undefined;
   /** The highest fencing token this node saw granted (the floor of the next tokens). */
   highestToken: number;
+  /**
+   * Redis time at which this node last found Redis holding a lower token than it saw (Redis lost
+   * data): ticks claimable before then may have run already, so it neither fails them over nor
+   * catches them up.
+   */
+  dataLostAt: number | undefined;
   /** Grants this node gave back without running them (lease, shutdown, deadline). */
   givenBack: number;
   /** A difference in tick-record retention with another replica was logged. */
@@ -49,6 +55,7 @@ export function newJobState(definition: JobDefinition, call?: JobCall): JobState
     lastSeen: undefined,
     lastFired: undefined,
     highestToken: 0,
+    dataLostAt: undefined,
     givenBack: 0,
     warnedRetention: false,
     running: 0,
@@ -67,6 +74,7 @@ export function newJobState(definition: JobDefinition, call?: JobCall): JobState
       noLease: 0,
       stopping: 0,
       clockSkew: 0,
+      dataLoss: 0,
       missed: 0,
       paused: 0,
       duplicate: 0,

@@ -170,18 +170,22 @@ export class TickClaimer {
    */
   private forged(job: JobState, result: ClaimResult): ClaimRequest['override'] {
     const { signer } = this.deps;
-    if (!signer || result.record === '') return undefined;
+    if (!signer) return undefined;
     const key = job.definition.key;
+    const holding = result.status === 'overlap' || result.status === 'buffered';
+    // A marker that names no tick (the token-only form of older versions) cannot be verified:
+    // kept alive by a writer, it would hold the job for good.
+    if (holding && result.markerTick === undefined && result.record === '') {
+      return { kind: 'marker', value: '' };
+    }
+    if (result.record === '') return undefined;
     if (result.status === 'taken') {
       // A cooldown refusal names the tick whose record holds the job (`result.tick`).
       return signer.verify(`${key}\n${result.tick}`, result.signature)
         ? undefined
         : { kind: 'record', value: result.record };
     }
-    if (
-      (result.status === 'overlap' || result.status === 'buffered') &&
-      result.markerTick !== undefined
-    ) {
+    if (holding && result.markerTick !== undefined) {
       return signer.verify(`${key}\n${result.markerTick}`, result.signature)
         ? undefined
         : { kind: 'marker', value: result.record };
@@ -192,6 +196,9 @@ export class TickClaimer {
   /** The token floor, and what a reply says of the job's state that the logs should say too. */
   private noteReply(job: JobState, result: ClaimResult): void {
     const { definition } = job;
+    if (result.dataLostAt !== undefined) {
+      job.dataLostAt = Math.max(job.dataLostAt ?? -Infinity, result.dataLostAt);
+    }
     if (result.status === 'claimed') {
       job.highestToken = Math.max(
         job.highestToken,
@@ -233,8 +240,16 @@ export class TickClaimer {
           definition.dueOf(missed) + definition.deadlineOf(missed) + definition.catchupWindow,
         signature: this.sign(definition.key, missed),
       }))
-      .filter((candidate) => candidate.notAfter >= serverNow);
+      .filter((candidate) => candidate.notAfter >= serverNow && !mayHaveRun(job, candidate.tick));
     if (ticks.length === 0) return undefined;
     return { window: definition.catchupWindow, ticks };
   }
+}
+
+/**
+ * Whether `tick` may have run although Redis has no record of it: it could be claimed before
+ * this node found that Redis lost data (its record may have been lost with the rest).
+ */
+export function mayHaveRun(job: JobState, tick: number): boolean {
+  return job.dataLostAt !== undefined && job.definition.notBeforeOf(tick) <= job.dataLostAt;
 }

@@ -171,7 +171,7 @@ describe('live cluster page over HTTP', () => {
 
   it('ends open event streams at shutdown: app.close() is not held up by a connected client', async () => {
     // In memory: the shutdown hooks take no time, so the stream must be over before the server closes.
-    const { app, url } = await startApp({}, { redis: undefined });
+    const { app, url } = await startApp({}, { redis: 'memory' });
     const controller = new AbortController();
     const response = await fetch(`${url}/cluster/events`, { signal: controller.signal });
     const reader = response.body!.getReader();
@@ -219,6 +219,7 @@ describe('live cluster page over HTTP', () => {
       noLease: 0,
       stopping: 0,
       clockSkew: 0,
+      dataLoss: 0,
       missed: 0,
       paused: 0,
       duplicate: 0,

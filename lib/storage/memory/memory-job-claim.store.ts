@@ -18,10 +18,11 @@ import { MemoryJobOperations } from './memory-job-operations.js';
 import {
   activeRun,
   confirmGrants,
-  giveBack,
+  giveBackGrant,
   isPaused,
   newJobClaims,
   nextToken,
+  noteDataLoss,
   parse,
   recentRecords,
   releaseRun,
@@ -55,6 +56,7 @@ export class MemoryJobClaimStore extends MemoryJobOperations implements JobClaim
     const first: TickRecord['status'] = request.confirm ? 'granted' : 'claimed';
     let forgedToken = false;
     let forgedMarker = false;
+    const lostAt = noteDataLoss(job, request.tokenFloor, now);
     let tookOver: string | undefined;
     job.retention = Math.max(job.retention, request.retention);
     const retention = job.retention;
@@ -74,6 +76,7 @@ export class MemoryJobClaimStore extends MemoryJobOperations implements JobClaim
       retention,
       forgedToken,
       forgedMarker,
+      dataLostAt: lostAt,
       ...extra,
     });
     const next = () => {
@@ -86,8 +89,15 @@ export class MemoryJobClaimStore extends MemoryJobOperations implements JobClaim
 
     const raw = job.ticks.get(tick);
     const existing = parse(tick, raw);
-    if (raw !== undefined) {
-      if (existing?.nodeId === nodeId && existing.request === requestId && requestId !== '') {
+    // The claim sent again to override the run marker that refused it: its own record gives way.
+    const same = existing?.nodeId === nodeId && existing.request === requestId && requestId !== '';
+    const retried =
+      same &&
+      request.override?.kind === 'marker' &&
+      (existing.status === 'overlap' || existing.status === 'buffered');
+    if (retried && job.buffered === tick) job.buffered = undefined;
+    if (raw !== undefined && !retried) {
+      if (same) {
         const status = existing.status === 'granted' ? 'claimed' : existing.status;
         return result(status, {
           token: existing.token,
@@ -114,6 +124,10 @@ export class MemoryJobClaimStore extends MemoryJobOperations implements JobClaim
     }
     if (now > request.notAfter) return result('late');
     if (request.notBefore && now < request.notBefore) return result('early');
+    if (lostAt !== undefined && (request.notBefore || tick) <= lostAt) {
+      put('lost', tick, 0, signature);
+      return result('lost');
+    }
     if (isPaused(job, request.initiallyPaused)) {
       put('paused', tick, 0, signature);
       tally(job, 'skip:paused');
@@ -189,6 +203,7 @@ export class MemoryJobClaimStore extends MemoryJobOperations implements JobClaim
       for (const candidate of request.catchup.ticks) {
         if (previous === -Infinity || candidate.tick < since || candidate.tick >= tick) continue;
         if (now > candidate.notAfter || job.ticks.has(candidate.tick)) continue;
+        if (lostAt !== undefined && candidate.tick <= lostAt) continue;
         const token = next();
         put(first, candidate.tick, token, candidate.signature);
         catchup.push({ tick: candidate.tick, token });
@@ -217,7 +232,7 @@ export class MemoryJobClaimStore extends MemoryJobOperations implements JobClaim
   }
 
   async giveBack(request: GiveBackRequest): Promise<boolean> {
-    return giveBack(this.job(request.jobKey), request);
+    return giveBackGrant(this.job(request.jobKey), request);
   }
 
   async release(request: ReleaseRequest): Promise<ReleaseResult> {

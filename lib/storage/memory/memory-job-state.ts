@@ -30,15 +30,8 @@ export interface JobClaims {
   run: { token: number; tick: number; until: number } | undefined;
   buffered: number | undefined;
   retention: number;
-}
-
-export interface Parsed {
-  status: TickRecord['status'];
-  token: number;
-  nodeId: string;
-  at: number;
-  signature: string;
-  request: string;
+  /** When a claim found the store holding a lower token than it saw (data lost), if ever. */
+  lostAt?: number;
 }
 
 export function newJobClaims(): JobClaims {
@@ -63,6 +56,15 @@ export function isPaused(job: JobClaims, initially: boolean | undefined): boolea
 
 export function tally(job: JobClaims, what: string, by = 1): void {
   job.totals.set(what, (job.totals.get(what) ?? 0) + by);
+}
+
+export interface Parsed {
+  status: TickRecord['status'];
+  token: number;
+  nodeId: string;
+  at: number;
+  signature: string;
+  request: string;
 }
 
 export function parse(tick: number, record: string | undefined): Parsed | undefined {
@@ -139,6 +141,35 @@ export function nextToken(
   return { token: job.token, forged };
 }
 
+/**
+ * A token below the claimer's floor means the store lost data (claim-2.lua): ticks claimable
+ * before now may have run, their records lost with the rest. Returns when that was found.
+ */
+export function noteDataLoss(job: JobClaims, floor = 0, now: number): number | undefined {
+  if (floor > job.token) {
+    job.lostAt = now;
+    job.token = floor;
+  }
+  return job.lostAt;
+}
+
+/** Removes a grant its node will not run (give-back-2.lua), with its run marker. */
+export function giveBackGrant(job: JobClaims, { nodeId, tick, token }: GiveBackRequest): boolean {
+  const record = parse(tick, job.ticks.get(tick));
+  if (record?.token !== token || record.nodeId !== nodeId) return false;
+  if (record.status !== 'granted' && record.status !== 'claimed') return false;
+  job.ticks.delete(tick);
+  if (job.run?.token === token) job.run = undefined;
+  return true;
+}
+
+/** Extends the run marker of `token` (renew-run-2.lua); false when it is no longer its own. */
+export function renewRun(job: JobClaims, { token, runLease }: RenewRequest, now: number): boolean {
+  if (job.run?.token !== token) return false;
+  job.run.until = now + runLease;
+  return true;
+}
+
 /** confirm-2.lua: grants still this node's become final; those taken over are refused. */
 export function confirmGrants(
   job: JobClaims,
@@ -154,23 +185,6 @@ export function confirmGrants(
     return ours && (record.status === 'granted' || record.status === 'claimed');
   });
   return { serverTime: now, confirmed };
-}
-
-/** give-back-2.lua: the grant's record goes (and the marker it held), if it is this node's. */
-export function giveBack(job: JobClaims, { nodeId, tick, token }: GiveBackRequest): boolean {
-  const record = parse(tick, job.ticks.get(tick));
-  if (record?.token !== token || record.nodeId !== nodeId) return false;
-  if (record.status !== 'granted' && record.status !== 'claimed') return false;
-  job.ticks.delete(tick);
-  if (job.run?.token === token) job.run = undefined;
-  return true;
-}
-
-/** renew-run-2.lua: extends the marker of `token`, if it is still the run's. */
-export function renewRun(job: JobClaims, { token, runLease }: RenewRequest, now: number): boolean {
-  if (job.run?.token !== token) return false;
-  job.run.until = now + runLease;
-  return true;
 }
 
 /** recent-claims-2.lua: the newest tick records, newest first. */
