@@ -107,9 +107,10 @@ export interface BackfillResult {
   ran: Array<{ tick: Date; token: number; outcome: RunOutcome }>;
   /**
    * `recorded`: the schedule claimed it (Redis still holds its record); `ran`: the history has a
-   * run of it; `backfilled`: another backfill claimed it.
+   * run of it; `backfilled`: another backfill claimed it; `lost`: it came before Redis was found to
+   * have lost data, so it may have run (its record lost with the rest).
    */
-  skipped: Array<{ tick: Date; reason: 'recorded' | 'ran' | 'backfilled' }>;
+  skipped: Array<{ tick: Date; reason: 'recorded' | 'ran' | 'backfilled' | 'lost' }>;
   /** Why it stopped before the end: the job was paused, or this node may not run jobs now. */
   stopped: 'paused' | 'noLease' | 'stopping' | undefined;
 }

@@ -148,7 +148,7 @@ export interface BackfillRequest {
   historyLimit: number;
 }
 
-export type BackfillSkip = 'recorded' | 'ran' | 'backfilled';
+export type BackfillSkip = 'recorded' | 'ran' | 'backfilled' | 'lost';
 
 export interface BackfillClaim {
   /**

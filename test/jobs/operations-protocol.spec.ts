@@ -288,6 +288,29 @@ function operationsProtocol(
         });
       });
 
+      it('skips, as lost, ticks before Redis was found to have lost data (a floor above its token)', async () => {
+        const { base, backfill, jobKey } = await freshJob();
+        const ticks = [base - 50 * P, base - 49 * P];
+        // A claimer saw a token far above what the store holds: the store lost data.
+        const after = await store.backfill({
+          jobKey,
+          nodeId: 'a',
+          ticks: ticks.map((tick) => ({ tick, signature: '' })),
+          requestId: 'lost',
+          tokenFloor: (await now()) + 60_000,
+          initiallyPaused: false,
+          historyLimit: 100,
+        });
+        expect(after).toMatchObject({
+          status: 'none',
+          skipped: [
+            { tick: ticks[0], reason: 'lost' },
+            { tick: ticks[1], reason: 'lost' },
+          ],
+        });
+        expect((await backfill(ticks)).status).toBe('none');
+      });
+
       it('is refused while paused, and when a full history cannot tell whether the ticks ran', async () => {
         const { base, record, backfill, pause } = await freshJob();
         for (let i = 0; i < 3; i++) await record({ tick: base - 10 * P + i * P });

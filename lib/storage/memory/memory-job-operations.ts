@@ -18,6 +18,7 @@ import {
   activeRun,
   isPaused,
   nextToken,
+  noteDataLoss,
   parse,
   tally,
   type JobClaims,
@@ -68,17 +69,21 @@ function backfill(job: JobClaims, request: BackfillRequest, now: number): Backfi
   if (job.history.length >= request.historyLimit && oldest !== undefined && first < oldest) {
     return answer('unknown', { oldestKnown: oldest });
   }
+  const lostAt = noteDataLoss(job, request.tokenFloor, now);
   for (const [tick, at] of job.backfilled)
     if (at < now - BACKFILLED_FOR) job.backfilled.delete(tick);
   const skipped: BackfillClaim['skipped'] = [];
   for (const { tick, signature } of request.ticks) {
-    const reason = job.ticks.has(tick)
-      ? 'recorded'
-      : ran.has(tick)
-        ? 'ran'
-        : job.backfilled.has(tick)
-          ? 'backfilled'
-          : undefined;
+    const reason =
+      lostAt !== undefined && tick <= lostAt
+        ? 'lost'
+        : job.ticks.has(tick)
+          ? 'recorded'
+          : ran.has(tick)
+            ? 'ran'
+            : job.backfilled.has(tick)
+              ? 'backfilled'
+              : undefined;
     if (reason) {
       skipped.push({ tick, reason });
       continue;

@@ -2,12 +2,13 @@
 -- (the schedule's claims, within the job's retention), no entry in the history (runs that
 -- ended), not claimed by another backfill. Refused while paused; refused whole (`unknown`) when the
 -- history is full and the oldest tick asked for is older than its oldest entry (whether it ran
--- cannot be told).
+-- cannot be told). Ticks up to when Redis was found to have lost data (`lostAt`, claim-2.lua: a
+-- claimer's token floor above the stored token) are skipped as `lost`: they may have run.
 -- KEYS: 1 job hash, 2 job ticks, 3 job history, 4 backfilled ticks
 -- ARGV: 1 node, 2 token floor, 3 initially paused ('1' | '0'), 4 request id, 5 history limit,
 --   6.. tick, signature pairs (oldest first)
 -- Returns: {status (claimed | none | paused | unknown), now, claimed tick, token, then tick, why
---   pairs of the ticks skipped before it (why: recorded | ran | backfilled)}; with `unknown` the
+--   pairs of the ticks skipped before it (why: recorded | ran | backfilled | lost)}; with `unknown` the
 --   third field is the oldest tick the history holds
 --@include "tick-record"
 --@include "fencing-token"
@@ -15,6 +16,11 @@
 --@include "history"
 --@include "backfilled"
 if isPaused(ARGV[3]) then return {'paused', now, '', ''} end
+local lostAt = tonumber(redis.call('HGET', HASH, 'lostAt') or '')
+if (tonumber(ARGV[2]) or 0) > (tonumber(redis.call('HGET', HASH, 'token') or '0') or 0) then
+  lostAt = now
+  redis.call('HSET', HASH, 'lostAt', ms(now), 'token', ARGV[2])
+end
 local entries = redis.call('LRANGE', HISTORY, 0, -1)
 local ran, oldest = {}, nil
 for _, entry in ipairs(entries) do
@@ -31,7 +37,8 @@ redis.call('ZREMRANGEBYSCORE', BACKFILLED, '-inf', '(' .. ms(now - BACKFILLED_FO
 local result = {'none', now, '', ''}
 for i = 6, #ARGV - 1, 2 do
   local tick, why = ARGV[i], nil
-  if redis.call('HEXISTS', HASH, 't:' .. tick) == 1 then why = 'recorded'
+  if lostAt and tonumber(tick) <= lostAt then why = 'lost'
+  elseif redis.call('HEXISTS', HASH, 't:' .. tick) == 1 then why = 'recorded'
   elseif ran[tick] then why = 'ran'
   elseif redis.call('ZSCORE', BACKFILLED, tick) then why = 'backfilled' end
   if not why then
