@@ -17,15 +17,18 @@ export type {
   ServiceDescriptor,
 } from './options/discovery-options.interface.js';
 export {
+  BackfillRangeError,
   DiscoveryError,
   DuplicateJobNameError,
   DuplicateNodeIdError,
   InvalidArgumentError,
   InvalidOptionError,
+  JobConflictError,
   LeaseLostError,
   NotRedisError,
   RegistryUnavailableError,
   RunCancelledError,
+  UnknownJobError,
 } from './common/errors.js';
 export { ServiceDiscovery } from './discovery/service-discovery.service.js';
 export type { LeaseStatus, LookupOptions } from './discovery/service-discovery.service.js';
@@ -46,11 +49,26 @@ export type {
   DistributedJobOptions,
   JobContext,
   JobResult,
+  JobRetryOptions,
   JobRunRecord,
   JobSkips,
   JobStatus,
   OverlapPolicy,
 } from './jobs/distributed-job.interface.js';
+export type {
+  BackfillOptions,
+  BackfillResult,
+  JobDescription,
+  JobTotals,
+  PauseChange,
+  PauseOptions,
+  RunHistoryEntry,
+  RunKind,
+  RunOutcome,
+  RuntimeJobSpec,
+  TriggerOptions,
+  TriggerResult,
+} from './jobs/job-operations.interface.js';
 export { DiscoveryHealthIndicator } from './health/discovery-health.indicator.js';
 export { DiscoveryDashboardModule } from './dashboard/discovery-dashboard.module.js';
 export type { DiscoveryDashboardOptions } from './dashboard/dashboard-options.interface.js';

@@ -21,6 +21,7 @@ const SKIP_REASONS: Record<keyof JobSkips, string> = {
   clockSkew: 'clock_skew',
   dataLoss: 'data_loss',
   missed: 'missed',
+  paused: 'paused',
   duplicate: 'duplicate_firing',
 };
 
@@ -122,6 +123,37 @@ export class MetricsObserver implements OnModuleInit, OnModuleDestroy {
         'Ticks this node ran although another node owned the job on the ring',
       ),
       perJob((job) => job.failovers),
+    );
+    this.watch(
+      counter(METRIC.jobRetries, '{attempt}', 'Attempts after the first (retry) made on this node'),
+      perJob((job) => job.retries),
+    );
+    const gauge = (name: string, unit: string, description: string) =>
+      this.telemetry.meter!.createObservableGauge(name, { unit, description });
+    this.watch(
+      gauge(
+        METRIC.jobFailuresInRow,
+        '{run}',
+        'Runs in a row whose last attempt failed (cluster-wide, as of the last run of this node)',
+      ),
+      (r) => {
+        for (const job of this.jobs.list()) {
+          if (job.failuresInRow !== undefined)
+            r.observe(job.failuresInRow, { [ATTR.job]: job.name });
+        }
+      },
+    );
+    this.watch(
+      gauge(
+        METRIC.jobPaused,
+        '1',
+        '1 while the job is paused, as this node last learned it, else 0',
+      ),
+      (r) => {
+        for (const job of this.jobs.list()) {
+          if (job.paused !== undefined) r.observe(job.paused ? 1 : 0, { [ATTR.job]: job.name });
+        }
+      },
     );
     this.watch(
       counter(METRIC.jobSkips, '{tick}', 'Ticks this node did not run, by reason'),

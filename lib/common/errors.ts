@@ -45,6 +45,41 @@ export class NodeDeregisteredError extends DiscoveryError {
 /** Two `@DistributedJob()` methods resolved to the same job name. */
 export class DuplicateJobNameError extends DiscoveryError {}
 
+/**
+ * `DistributedJobs.add()` of a name already taken by a job with another schedule or options (or
+ * by a decorated job): nothing was changed.
+ */
+export class JobConflictError extends DuplicateJobNameError {
+  constructor(
+    readonly jobName: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A `backfill()` range that cannot be run: more ticks than its limit, or older than a full
+ * history can tell apart (whether they ran is unknown). Nothing was claimed.
+ */
+export class BackfillRangeError extends InvalidArgumentError {
+  constructor(
+    readonly jobName: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** No distributed job of that name on this node. */
+export class UnknownJobError extends DiscoveryError {
+  constructor(readonly jobName: string) {
+    super(
+      `Unknown distributed job ${JSON.stringify(jobName)} (not declared or added on this node)`,
+    );
+  }
+}
+
 /** This node's lease ran out (a stall, or Redis unreachable past `heartbeatTTL`): its runs must stop. */
 export class LeaseLostError extends DiscoveryError {}
 

@@ -1,6 +1,7 @@
 // Pushes the cluster state to the open event streams when it changes: discovery events push at
 // once, a poll catches the rest (jobs, pool state, heartbeats); drops streams that stopped reading.
 import {
+  BadRequestException,
   Inject,
   Injectable,
   Logger,
@@ -44,6 +45,22 @@ export class ClusterMonitor implements OnModuleInit, OnApplicationBootstrap, OnM
     private readonly moduleRef: ModuleRef,
   ) {
     this.log = new ClusterEventLog(options.maxEvents);
+  }
+
+  /** A page action on a job (`actions`): pause, resume or trigger; then the page is told at once. */
+  async operate(job: string, action: string): Promise<unknown> {
+    const { jobs } = this.reader.sources;
+    let result: unknown;
+    if (action === 'pause')
+      result = await jobs.pause(job, { reason: 'paused from the cluster page' });
+    else if (action === 'resume') result = await jobs.resume(job);
+    else if (action === 'trigger') result = await jobs.trigger(job);
+    else
+      throw new BadRequestException(
+        `Unknown action ${JSON.stringify(action)}: pause, resume or trigger`,
+      );
+    void this.push();
+    return result;
   }
 
   onModuleInit(): void {

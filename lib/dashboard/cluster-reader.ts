@@ -4,10 +4,11 @@ import type { Logger } from '@nestjs/common';
 import { errorMessage } from '../common/error-message.js';
 import { ThrottledWarning } from '../common/throttled-warning.js';
 import type { JobRunRecord, JobStatus } from '../jobs/distributed-job.interface.js';
+import type { JobDescription } from '../jobs/job-operations.interface.js';
 import type { ClusterEventLog } from './cluster-event-log.js';
 import { ringArcs, ringPosition } from './cluster-ring.js';
 import { byService } from './cluster-services.js';
-import type { ClusterState, JobView, RingArc } from './cluster-state.js';
+import type { ClusterState, JobView, OperatedView, RingArc } from './cluster-state.js';
 import type { ResolvedDashboardOptions } from './dashboard-options.interface.js';
 import type { DiscoverySources } from './discovery-sources.js';
 import { findSuspects } from './node-suspicion.js';
@@ -48,9 +49,10 @@ export class ClusterReader {
     const poolNodes = pool.getNodes();
     const statuses = jobs.list();
     this.checkOwners(statuses);
-    const [deadlines, runs] = await Promise.all([
+    const [deadlines, runs, operated] = await Promise.all([
       this.deadlines(),
       Promise.all(statuses.map((job) => this.recentRuns(job.name))),
+      Promise.all(statuses.map((job) => this.describe(job.name))),
     ]);
     const now = Math.round(discovery.serverNow());
     const state = pool.getState();
@@ -71,8 +73,9 @@ export class ClusterReader {
         ring: this.arcs(poolNodes),
         suspects: findSuspects(poolNodes, deadlines, standIns, this.sources.heartbeat, now),
       },
-      jobs: statuses.map((job, i) => jobView(job, runs[i])),
+      jobs: statuses.map((job, i) => ({ ...jobView(job, runs[i]), operated: operated[i] })),
       events: this.log.list(),
+      actions: this.options.actions,
     };
   }
 
@@ -119,6 +122,42 @@ export class ClusterReader {
     }
   }
 
+  /** Pause state, next fire times, history and totals; undefined when they cannot be read. */
+  private async describe(name: string): Promise<OperatedView | undefined> {
+    let description: JobDescription;
+    try {
+      description = await this.sources.jobs.describe(name);
+    } catch (error) {
+      this.runsWarning.warn(`Cluster page: could not describe ${name} (${errorMessage(error)})`);
+      return undefined;
+    }
+    const { totals } = description;
+    return {
+      paused: description.paused,
+      pauseReason: description.pauseReason,
+      pausedBy: description.pausedBy,
+      nextFireTimes: description.nextFireTimes.slice(0, 3).map((at) => at.getTime()),
+      history: description.runs
+        .slice(0, this.options.recentRuns)
+        .map(({ tick, node, token, end, outcome, attempt, kind }) => ({
+          tick,
+          node,
+          token,
+          end,
+          outcome,
+          attempt,
+          kind,
+        })),
+      totals: {
+        runs: totals.runs,
+        ok: totals.ok,
+        error: totals.error,
+        skippedPaused: totals.skipped.paused,
+        triggered: totals.triggered,
+      },
+    };
+  }
+
   private arcs(poolNodes: string[]): RingArc[] {
     const members = poolNodes.join('\n');
     if (members !== this.ring.members) {
@@ -128,7 +167,7 @@ export class ClusterReader {
   }
 }
 
-function jobView(job: JobStatus, runs: JobRunRecord[] | undefined): JobView {
+function jobView(job: JobStatus, runs: JobRunRecord[] | undefined): Omit<JobView, 'operated'> {
   return {
     name: job.name,
     schedule: job.schedule,

@@ -84,6 +84,28 @@ export interface JobView {
   lastStartDelay: number | undefined;
   /** Newest first; undefined while no run history can be read. */
   recentRuns: RunView[] | undefined;
+  /** The job as `DistributedJobs.describe()` shows it; undefined while it cannot be read. */
+  operated: OperatedView | undefined;
+}
+
+/** Pause state, next fire times, the history and the cluster-wide totals of a job. */
+export interface OperatedView {
+  paused: boolean;
+  pauseReason: string | undefined;
+  pausedBy: string | undefined;
+  /** The next (up to) 3 times a tick is due (Redis ms). */
+  nextFireTimes: number[];
+  /** Newest first, at most `recentRuns`. */
+  history: Array<{
+    tick: number;
+    node: string;
+    token: number;
+    end: number;
+    outcome: string;
+    attempt: number;
+    kind: string;
+  }>;
+  totals: { runs: number; ok: number; error: number; skippedPaused: number; triggered: number };
 }
 
 export type ClusterEvent =
@@ -123,4 +145,6 @@ export interface ClusterState {
   jobs: JobView[];
   /** Newest first. */
   events: ClusterEvent[];
+  /** The page may pause, resume and trigger jobs (option `actions`). */
+  actions: boolean;
 }

@@ -18,6 +18,12 @@ export interface DiscoveryDashboardOptions {
    * closed; until then it gets no state but the latest, once it has caught up. Default 30000.
    */
   slowClientTimeout?: number;
+  /**
+   * Buttons to pause, resume and trigger jobs from the page (`POST <path>/jobs/<job>/<action>`).
+   * Default false. Needs `guard` (refused without one), and each request must carry the header
+   * `X-Discovery-Action: 1`, which the page's script sets: a cookie alone (a cross-site form) cannot.
+   */
+  actions?: boolean;
 }
 
 export interface ResolvedDashboardOptions {
@@ -28,4 +34,5 @@ export interface ResolvedDashboardOptions {
   maxEvents: number;
   recentRuns: number;
   slowClientTimeout: number;
+  actions: boolean;
 }

@@ -119,6 +119,7 @@ export const DASHBOARD_PAGE = `<!doctype html>
   </div>
   <section class="plain">
     <h2>Jobs <span class="muted">(counters and last run are this node's; recent runs are the pool's)</span></h2>
+    <p id="action-result" class="small muted" role="status"></p>
     <div id="jobs"></div>
   </section>
   <section><h2>Recent events <span class="muted">(newest first)</span></h2><ul id="events"></ul></section>

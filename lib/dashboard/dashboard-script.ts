@@ -1,5 +1,6 @@
 // The page's script, run by the browser: reads `<path>/state`, follows `<path>/events` and renders
 // the state. Plain ES2020 with no template literals, so it can live in this string as it is.
+import { DASHBOARD_JOB_SCRIPT } from './dashboard-job-script.js';
 
 export const DASHBOARD_SCRIPT = String.raw`
 (function () {
@@ -158,10 +159,10 @@ export const DASHBOARD_SCRIPT = String.raw`
         '<div><dt>start delay</dt><dd>' + delay(job.lastStartDelay) + '</dd></div></dl>' +
         '<p class="skips small muted">' + reasons + '</p>' +
         '<h4>Recent runs <span class="muted">(tick, node, start delay)</span></h4>' + runs +
-        '</article>';
+        renderOperated(job, state) + '</article>';
     }).join('');
   }
-
+${DASHBOARD_JOB_SCRIPT}
   function describe(e) {
     switch (e.kind) {
       case 'joined':

@@ -17,7 +17,7 @@ export class DiscoveryDashboardModule {
     const resolved = validateDashboardOptions(options);
     return {
       module: DiscoveryDashboardModule,
-      controllers: [createDashboardController(resolved.path, resolved.guard)],
+      controllers: [createDashboardController(resolved.path, resolved.guard, resolved.actions)],
       providers: [{ provide: DASHBOARD_OPTIONS, useValue: resolved }, ClusterMonitor],
     };
   }

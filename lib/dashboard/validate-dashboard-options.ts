@@ -15,6 +15,7 @@ const KNOWN_KEYS: ReadonlyArray<keyof DiscoveryDashboardOptions> = [
   'maxEvents',
   'recentRuns',
   'slowClientTimeout',
+  'actions',
 ];
 
 /** One or more URL path segments of unreserved characters, e.g. `cluster` or `ops/cluster`. */
@@ -37,9 +38,11 @@ export function validateDashboardOptions(input: unknown): ResolvedDashboardOptio
       );
     }
   }
+  const guard = checkGuard(options.guard);
   return {
     path: checkPath(options.path),
-    guard: checkGuard(options.guard),
+    guard,
+    actions: checkActions(options.actions, guard),
     pollInterval: integer('pollInterval', options.pollInterval, 500, 100, 60_000),
     maxEvents: integer('maxEvents', options.maxEvents, 50, 1, 1000),
     recentRuns: integer('recentRuns', options.recentRuns, 10, 0, 100),
@@ -75,4 +78,21 @@ function checkGuard(value: unknown): DiscoveryDashboardOptions['guard'] {
     );
   }
   return value as DiscoveryDashboardOptions['guard'];
+}
+
+function checkActions(value: unknown, guard: DiscoveryDashboardOptions['guard']): boolean {
+  if (value === undefined || value === false) return false;
+  if (value !== true) {
+    throw new InvalidOptionError(
+      'actions',
+      `actions must be true or false (got ${describe(value)})`,
+    );
+  }
+  if (!guard) {
+    throw new InvalidOptionError(
+      'actions',
+      'actions (pause, resume, trigger from the page) need a guard: set guard to a class that lets in only operators',
+    );
+  }
+  return true;
 }

@@ -11,8 +11,8 @@ import { checkCron, cronOf } from './tick-schedule.js';
 const OVERLAP = ['allow', 'skip', 'bufferOne', 'cancelOther'];
 const MAX_MS = 24 * 60 * 60 * 1000;
 
-/** What is wrong with the decorator's options, or undefined. */
-function jobOptionsProblem(options: DistributedJobOptions): string | undefined {
+/** What is wrong with the decorator's (or `DistributedJobs.add()`'s) options, or undefined. */
+export function jobOptionsProblem(options: DistributedJobOptions): string | undefined {
   const ms = (value: unknown, min: number) =>
     value === undefined ||
     (Number.isInteger(value) && (value as number) >= min && (value as number) <= MAX_MS);
@@ -25,6 +25,26 @@ function jobOptionsProblem(options: DistributedJobOptions): string | undefined {
     return `overlap must be one of ${OVERLAP.map((p) => `'${p}'`).join(', ')}`;
   if (options.catchup !== undefined && options.catchup !== 'one' && options.catchup !== 'all')
     return "catchup must be 'one' or 'all'";
+  if (options.paused !== undefined && typeof options.paused !== 'boolean')
+    return 'paused must be true or false';
+  if (!ms(options.jitter, 0)) return `jitter must be a whole number of ms from 0 to ${MAX_MS}`;
+  if (!ms(options.pauseAfterFailures, 0) || (options.pauseAfterFailures ?? 0) > 1000)
+    return 'pauseAfterFailures must be a whole number from 0 to 1000';
+  return retryProblem(options.retry);
+}
+
+function retryProblem(retry: DistributedJobOptions['retry']): string | undefined {
+  if (retry === undefined) return undefined;
+  if (typeof retry !== 'object' || retry === null)
+    return 'retry must be { attempts, backoff?, factor? }';
+  const { attempts, backoff, factor } = retry;
+  const whole = (value: unknown, min: number, max: number) =>
+    Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
+  if (!whole(attempts, 1, 10)) return 'retry.attempts must be a whole number from 1 to 10';
+  if (backoff !== undefined && !whole(backoff, 0, MAX_MS))
+    return `retry.backoff must be a whole number of ms from 0 to ${MAX_MS}`;
+  if (factor !== undefined && !(typeof factor === 'number' && factor >= 1 && factor <= 10))
+    return 'retry.factor must be a number from 1 to 10';
   return undefined;
 }
 
@@ -78,15 +98,30 @@ export function DistributedJob(nameOrOptions?: string | DistributedJobOptions): 
     for (const key of Reflect.getMetadataKeys(original)) {
       Reflect.defineMetadata(key, Reflect.getMetadata(key, original), wrapped);
     }
-    const { startingDeadline, overlap, catchupWindow, catchup } = options;
     const metadata: DistributedJobMetadata = {
       name,
       period: options.period,
-      options: { startingDeadline, overlap, catchupWindow, catchup },
+      options: jobOptionsOf(options),
       original,
     };
     Reflect.defineMetadata(DISTRIBUTED_JOB_METADATA, metadata, wrapped);
     descriptor.value = wrapped;
     return descriptor;
+  };
+}
+
+/** The options a job definition reads, from the decorator's (or `add()`'s). */
+export function jobOptionsOf(options: DistributedJobOptions): JobOptions {
+  const { startingDeadline, overlap, catchupWindow, catchup, paused } = options;
+  const { retry, pauseAfterFailures, jitter } = options;
+  return {
+    startingDeadline,
+    overlap,
+    catchupWindow,
+    catchup,
+    paused,
+    retry: retry && { ...retry },
+    pauseAfterFailures,
+    jitter,
   };
 }

@@ -44,6 +44,40 @@ export interface DistributedJobOptions {
   catchupWindow?: number;
   /** With `catchupWindow`: run the latest missed tick (`one`, default) or all of them (`all`, at most 100). */
   catchup?: CatchupMode;
+  /**
+   * Start paused (like a Kubernetes CronJob's `suspend`): no node runs it until
+   * `DistributedJobs.resume()`. Once a pause or resume set the job's state in Redis, that state
+   * wins over this option, on every node (later deploys included). Default false.
+   */
+  paused?: boolean;
+  /** Retry a run that throws, on the same node for the same tick. Default: no retry. */
+  retry?: JobRetryOptions;
+  /**
+   * Pause the job for the whole cluster once this many runs in a row failed (their last attempt
+   * threw), with the last error as the reason. Default 0: never.
+   */
+  pauseAfterFailures?: number;
+  /**
+   * Spread the starts of a `@Cron` or `@Interval` job's ticks (many jobs due on the same minute):
+   * each tick starts up to this many ms after it would, by a delay derived from the job and the
+   * tick, so every node waits the same and the starting deadline and failover grace count from the
+   * delayed start. Below an interval's period. Default 0.
+   */
+  jitter?: number;
+}
+
+/**
+ * Retries of a run that throws: the same tick, on the same node, with the same fencing token; each
+ * attempt starts only after the previous one ended and while this node holds its lease (and is
+ * not shutting down). The run marker (`overlap` other than `allow`) is held across the attempts.
+ */
+export interface JobRetryOptions {
+  /** Attempts in all, the first included: 1 to 10. */
+  attempts: number;
+  /** ms before the second attempt. Default 1000. */
+  backoff?: number;
+  /** Each later wait is this many times the previous one: 1 to 10. Default 2. */
+  factor?: number;
 }
 
 /** What a running job can read about its run: `getJobContext()` inside the method returns it. */
@@ -66,6 +100,8 @@ export interface JobContext {
   signal: AbortSignal;
   /** True when this run catches up a missed tick (`catchupWindow`). */
   catchup: boolean;
+  /** 1, or the attempt number of a retry (`retry`); every attempt carries the same token. */
+  attempt: number;
   /**
    * Whether this node still holds its lease, from the monotonic clock against the lease its last
    * heartbeat won: no round trip, exact after a stall. Check it right before each side effect.
@@ -105,6 +141,8 @@ export interface JobSkips {
    * busy, the timer drifted past a window, cron skipped it): counted when the next firing comes.
    */
   missed: number;
+  /** The job is paused (`DistributedJobs.pause()`, `paused: true`, `pauseAfterFailures`). */
+  paused: number;
   /**
    * The timer fired again for a tick this node already handled (the `cron` package fires
    * repeatedly for about an hour after the southern autumn DST change): skipped without a claim.
@@ -132,7 +170,16 @@ export interface JobStatus {
   /** Node that owns the job on the ring now. */
   owner: string | undefined;
   running: boolean;
+  /**
+   * Whether the job is paused, as this node last learned it (a claim refused as paused, its own
+   * pause or resume); undefined until then. `describe()` reads the state itself.
+   */
+  paused: boolean | undefined;
   runs: number;
+  /** Attempts after the first (`retry`) made on this node. */
+  retries: number;
+  /** Runs in a row whose last attempt failed (cluster-wide, as of this node's last run). */
+  failuresInRow: number | undefined;
   /** Runs of missed ticks (catch-up), included in `runs`. */
   catchups: number;
   /** Ticks this node ran as a stand-in: another node owned the job on the ring (it was late or gone). */
@@ -170,9 +217,10 @@ export interface JobRunRecord {
   /**
    * `claimed` ran (or runs); `granted`: claimed, not (yet) confirmed by its node, so not started
    * (a peer takes it over if it stays so); `buffered` waits for the running one; `overlap` was
-   * skipped; `lost`: refused, it could be claimed before Redis was found to have lost data.
+   * skipped; `lost`: refused, it could be claimed before Redis was found to have lost data;
+   * `paused` was skipped, the job being paused.
    */
-  status: 'granted' | 'claimed' | 'buffered' | 'overlap' | 'lost';
+  status: 'granted' | 'claimed' | 'buffered' | 'overlap' | 'lost' | 'paused';
 }
 
 /**

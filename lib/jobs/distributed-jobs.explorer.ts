@@ -38,6 +38,7 @@ export class DistributedJobsExplorer {
           metadata.name,
           resolveSchedule(metadata.name, method, metadata.period),
           metadata.options,
+          { instance, method: metadata.original, args: [] },
         );
         found = true;
       }

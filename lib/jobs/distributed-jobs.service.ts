@@ -1,7 +1,14 @@
-// The jobs of this module: `@DistributedJob()` methods declared and reported (`list()`,
-// `recentRuns()`); their firings go to TickFiring, their runs to JobRunner.
+// The jobs of this module: `@DistributedJob()` methods declared and jobs added at runtime, reported
+// (`list()`, `recentRuns()`, `describe()`) and operated (pause, resume, trigger); their firings go
+// to TickFiring, their runs to JobRunner, the operations to JobOperations.
 import { Inject, Injectable } from '@nestjs/common';
-import { DiscoveryError, DuplicateJobNameError, LeaseLostError } from '../common/errors.js';
+import {
+  DuplicateJobNameError,
+  InvalidArgumentError,
+  JobConflictError,
+  LeaseLostError,
+  UnknownJobError,
+} from '../common/errors.js';
 import type { RecordSigner } from '../common/record-signer.js';
 import { ServerClock } from '../common/server-clock.js';
 import {
@@ -17,8 +24,21 @@ import type { ResolvedDiscoveryOptions } from '../options/discovery-options.inte
 import type { JobClaimStore } from '../storage/job-claim-store.interface.js';
 import type { JobRunRecord, JobStatus } from './distributed-job.interface.js';
 import { defineJob, type JobOptions } from './job-definition.js';
-import { JobRunner, type JobMethod } from './job-runner.js';
+import { JobOperations } from './job-operations.js';
+import { backfillTicks, runBackfill } from './job-backfill.js';
+import type {
+  BackfillOptions,
+  BackfillResult,
+  JobDescription,
+  PauseChange,
+  PauseOptions,
+  RuntimeJobSpec,
+  TriggerOptions,
+  TriggerResult,
+} from './job-operations.interface.js';
+import { JobRunner, type JobCall, type JobMethod } from './job-runner.js';
 import { jobStatus, newJobState, type JobState } from './job-state.js';
+import { runtimeJob, startTimer } from './runtime-jobs.js';
 import { RunMarker } from './run-marker.js';
 import { TickClaimer } from './tick-claimer.js';
 import { TickFiring } from './tick-firing.js';
@@ -34,6 +54,8 @@ export class DistributedJobs {
   private readonly jobs = new Map<string, JobState>();
   private readonly runner: JobRunner;
   private readonly firing: TickFiring;
+  private readonly operations: JobOperations;
+  private readonly claimer: TickClaimer;
 
   /** @internal Built by Nest's injector. */
   constructor(
@@ -48,8 +70,17 @@ export class DistributedJobs {
     const { nodeId, lease } = membership;
     const runLease = options.heartbeatTTL;
     const claimer = new TickClaimer({ claims, nodeId, signer, clock, telemetry, runLease });
+    this.claimer = claimer;
     const marker = new RunMarker(claims, nodeId, options);
-    this.runner = new JobRunner({ options, marker, claimer, lease, clock, telemetry });
+    this.runner = new JobRunner({
+      options,
+      claims,
+      marker,
+      claimer,
+      lease,
+      clock,
+      telemetry,
+    });
     this.firing = new TickFiring({
       claimer,
       runner: this.runner,
@@ -60,6 +91,18 @@ export class DistributedJobs {
       clockOffset: () => membership.clockOffset(),
       clientMode: options.clientMode,
     });
+    this.operations = new JobOperations({
+      claims,
+      nodeId,
+      claimer,
+      runner: this.runner,
+      lease,
+      clock,
+      syncedServerNow: () => membership.syncedServerNow(),
+      owner: (job) => pool.getHost(job),
+      runLease,
+      clientMode: options.clientMode,
+    });
     membership.lease.onLost((reason) =>
       this.runner.abortAll(
         new LeaseLostError(`Node ${membership.nodeId} lost its lease (${reason}); runs must stop`),
@@ -68,14 +111,97 @@ export class DistributedJobs {
   }
 
   /** Declares a job; called by the explorer for every decorated method. @internal */
-  register(name: string, schedule: TickSchedule, options: JobOptions = {}): void {
+  register(name: string, schedule: TickSchedule, options: JobOptions = {}, call?: JobCall): void {
     if (this.jobs.has(name)) {
       throw new DuplicateJobNameError(
         `Two distributed jobs are named "${name}"; give one of them its own name: @DistributedJob('other-name')`,
       );
     }
-    this.jobs.set(name, newJobState(defineJob(name, schedule, options, this.options)));
+    this.jobs.set(name, newJobState(defineJob(name, schedule, options, this.options), call));
     this.pool.setJobNames([...this.jobs.keys()]);
+  }
+
+  /**
+   * Adds a job at runtime, with the guarantees of a decorated one (add it on every node that may
+   * run it). Adding it again with the same spec only replaces its handler; with another schedule
+   * or options it throws `JobConflictError` and changes nothing.
+   */
+  add(spec: RuntimeJobSpec, handler: () => unknown): void {
+    if (typeof handler !== 'function') {
+      throw new InvalidArgumentError(`add() ${spec?.name}: the handler must be a function`);
+    }
+    const { schedule, options, signature } = runtimeJob(spec);
+    const call: JobCall = { instance: undefined, method: handler, args: [] };
+    const existing = this.jobs.get(spec.name);
+    if (existing) {
+      if (existing.runtime?.signature !== signature) {
+        throw new JobConflictError(
+          spec.name,
+          `add(): a job named "${spec.name}" exists with ${existing.runtime ? 'another schedule or options' : '@DistributedJob()'}; remove() it first or use another name`,
+        );
+      }
+      existing.call = call;
+      return;
+    }
+    const job = newJobState(defineJob(spec.name, schedule, options, this.options), call);
+    const fire = () => void this.firing.fire(job, job.call!);
+    job.runtime = { signature, stop: startTimer(schedule, fire) };
+    this.jobs.set(spec.name, job);
+    this.pool.setJobNames([...this.jobs.keys()]);
+  }
+
+  /** Removes a job added at runtime: its timer stops (a run going on finishes). False if none. */
+  remove(name: string): boolean {
+    const job = this.jobs.get(name);
+    if (!job) return false;
+    if (!job.runtime) {
+      throw new InvalidArgumentError(
+        `remove(): ${name} is a @DistributedJob() method, not added at runtime`,
+      );
+    }
+    job.runtime.stop();
+    this.jobs.delete(name);
+    this.pool.setJobNames([...this.jobs.keys()]);
+    return true;
+  }
+
+  /** Pauses a job for the whole cluster: no node runs its ticks until `resume()`. One round trip. */
+  async pause(name: string, options?: PauseOptions): Promise<PauseChange> {
+    return this.operations.setPaused(this.job(name), true, options);
+  }
+
+  /** Resumes a paused job (overriding its `paused: true` option for good). One round trip. */
+  async resume(name: string): Promise<PauseChange> {
+    return this.operations.setPaused(this.job(name), false);
+  }
+
+  /** A job's state, schedule, next fire times, history and cluster totals: one round trip. */
+  async describe(name: string): Promise<JobDescription> {
+    return this.operations.describe(this.job(name));
+  }
+
+  /**
+   * Runs, on this node and oldest first, the ticks of a past range that never ran (an outage longer
+   * than `catchupWindow`): each claimed once, however many nodes backfill it at once.
+   */
+  async backfill(name: string, options: BackfillOptions): Promise<BackfillResult> {
+    const job = this.job(name);
+    if (!job.call) {
+      throw new InvalidArgumentError(`backfill(): job ${name} is not bound to an instance yet`);
+    }
+    const ticks = backfillTicks(job, options, await this.membership.syncedServerNow());
+    const { claims, runner } = this;
+    const deps = { claims, nodeId: this.membership.nodeId, claimer: this.claimer, runner };
+    return runBackfill(deps, job, job.call, ticks);
+  }
+
+  /** Runs a job once now on this node, outside its schedule (see `TriggerResult`). */
+  async trigger(name: string, options?: TriggerOptions): Promise<TriggerResult> {
+    const job = this.job(name);
+    if (!job.call) {
+      throw new InvalidArgumentError(`trigger(): job ${name} is not bound to an instance yet`);
+    }
+    return this.operations.trigger(job, job.call, options);
   }
 
   list(): JobStatus[] {
@@ -118,12 +244,13 @@ export class DistributedJobs {
 
   /** Stops taking ticks and waits for running jobs, up to `jobs.drainTimeout`, then aborts them. @internal */
   drain(): Promise<void> {
+    for (const job of this.jobs.values()) job.runtime?.stop();
     return this.runner.drain();
   }
 
   private job(name: string): JobState {
-    const job = this.jobs.get(name);
-    if (!job) throw new DiscoveryError(`Unknown distributed job ${name}`);
+    const job = typeof name === 'string' ? this.jobs.get(name) : undefined;
+    if (!job) throw new UnknownJobError(String(name));
     return job;
   }
 }

@@ -2,7 +2,7 @@
 // deadline, clock tolerance, failover grace) and of its records, the same on every node.
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
 import { jobKey } from '../storage/registry-keys.js';
-import type { CatchupMode, OverlapPolicy } from './distributed-job.interface.js';
+import type { CatchupMode, JobRetryOptions, OverlapPolicy } from './distributed-job.interface.js';
 import type { TickSchedule } from './tick-schedule.js';
 
 /** A non-owner waits at most this many grace steps, however far down the ring it is. */
@@ -24,6 +24,10 @@ export interface JobOptions {
   overlap?: OverlapPolicy;
   catchupWindow?: number;
   catchup?: CatchupMode;
+  paused?: boolean;
+  retry?: JobRetryOptions;
+  pauseAfterFailures?: number;
+  jitter?: number;
 }
 
 export interface JobDefinition {
@@ -39,6 +43,21 @@ export interface JobDefinition {
   retention: number;
   /** A @Timeout job's claim is refused while its last claim is younger than this (ms); else 0. */
   cooldown: number;
+  /** The `paused` option: the job's state until a pause or resume sets one in Redis. */
+  initiallyPaused: boolean;
+  /** Attempts per run (1: no retry), and the wait before each retry (ms) after attempt n. */
+  attempts: number;
+  retryDelay(attempt: number): number;
+  pauseAfterFailures: number;
+  /** Runs the history keeps (`jobs.historyLimit`). */
+  historyLimit: number;
+  /**
+   * ms a tick of a cron or interval job starts after it would without `jitter`: derived from the
+   * job and the tick alone, so every node waits the same (0 without jitter).
+   */
+  jitterOf(tick: number): number;
+  /** When `tick` is due, its jitter included: deadlines and failover grace count from here. */
+  dueOf(tick: number): number;
   /**
    * ms after `tick` is due during which it may still start: the configured deadline, else half
    * the gap to the next tick, at most 10 s. For a cron it is also the clock tolerance: a claim
@@ -83,9 +102,14 @@ export function defineJob(
       ? DEFAULT_DEADLINE_CAP
       : Math.max(1, Math.min(Math.floor(schedule.period / 2), DEFAULT_DEADLINE_CAP)));
   const dueOffset = schedule.period ?? 0;
+  const key = jobKey(options.keyPrefix, options.serviceName, name);
+  const jitter = schedule.kind === 'cron' || schedule.kind === 'interval' ? (job.jitter ?? 0) : 0;
+  // Below the period of an interval, so a tick still starts inside its window.
+  const spread = Math.min(jitter + 1, schedule.period ?? Infinity);
+  const jitterOf = (tick: number) => (jitter > 0 ? fnv1a(`${key}\n${tick}`) % spread : 0);
   return {
     name,
-    key: jobKey(options.keyPrefix, options.serviceName, name),
+    key,
     schedule,
     startingDeadline: configured,
     overlap: job.overlap ?? 'allow',
@@ -93,13 +117,25 @@ export function defineJob(
     catchup: job.catchup ?? 'one',
     retention:
       dueOffset +
+      jitter +
       Math.max(longestDeadline, catchupWindow) +
       Math.max(schedule.period ?? 0, RETENTION_MARGIN),
     cooldown: schedule.kind === 'timeout' ? schedule.period! : 0,
+    initiallyPaused: job.paused === true,
+    attempts: job.retry?.attempts ?? 1,
+    retryDelay: (attempt) =>
+      Math.min(
+        24 * 60 * 60 * 1000,
+        Math.round((job.retry?.backoff ?? 1000) * (job.retry?.factor ?? 2) ** (attempt - 1)),
+      ),
+    pauseAfterFailures: job.pauseAfterFailures ?? 0,
+    historyLimit: options.jobs.historyLimit,
+    jitterOf,
+    dueOf: (tick) => schedule.dueAt(tick) + jitterOf(tick),
     deadlineOf,
     notBeforeOf: (tick) =>
       schedule.kind === 'cron'
-        ? schedule.dueAt(tick) - deadlineOf(tick)
+        ? schedule.dueAt(tick) + jitterOf(tick) - deadlineOf(tick)
         : schedule.kind === 'interval'
           ? tick - Math.min(WINDOW_TOLERANCE, deadlineOf(tick))
           : 0,
@@ -133,15 +169,25 @@ export function claimDelay(
 ): number {
   const { kind } = job.schedule;
   if (kind === 'timeout') return 0;
-  const due = job.schedule.dueAt(tick);
+  const jitter = job.jitterOf(tick);
+  const due = job.dueOf(tick);
   const deadline = job.deadlineOf(tick);
   const early = due - serverNow;
   let from = serverNow;
-  if (kind === 'cron' && early > 0 && early <= deadline) from = due;
+  if (kind === 'cron' && early > 0 && early <= deadline + jitter) from = due;
+  // With jitter an interval tick starts no earlier than its window's start plus its jitter.
+  if (kind === 'interval') from = Math.max(serverNow, tick + jitter);
   if (kind === 'interval' && rank > 0) from = Math.max(serverNow, due);
   if (rank === 0) return Math.max(0, from - serverNow);
   const grace = job.graceOf(tick);
   const at = from + Math.min(rank, MAX_FAILOVER_STEPS) * grace;
   const latest = due + deadline - Math.ceil(grace / 2);
   return Math.max(0, Math.min(at, Math.max(latest, from)) - serverNow);
+}
+
+/** FNV-1a of `text`: the same 32-bit number on every node. */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
 }

@@ -12,6 +12,8 @@ const abortedOf = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborte
 
 export class JobRun implements JobContext {
   readonly tick: Date;
+  /** Set by the runner before each attempt (`retry`). */
+  attempt = 1;
   private readonly controller = new AbortController();
 
   constructor(
@@ -53,6 +55,17 @@ export class JobRun implements JobContext {
 
   abort(reason: Error): void {
     this.controller.abort(reason);
+  }
+
+  /** The run's signal, without the lease check of `signal` (for the runner's own waits). */
+  signalOf(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Why the run was aborted (lease lost, cancelled, shutdown), without checking the lease. */
+  get abortReason(): unknown {
+    const signal = this.controller.signal;
+    return abortedOf.call(signal) ? (signal.reason as unknown) : undefined;
   }
 
   private checkLease(): boolean {

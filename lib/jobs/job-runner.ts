@@ -8,21 +8,16 @@ import type { ServerClock } from '../common/server-clock.js';
 import type { Telemetry } from '../common/telemetry/telemetry.js';
 import type { ResolvedDiscoveryOptions } from '../options/discovery-options.interface.js';
 import type { JobSkips } from './distributed-job.interface.js';
-import { jobContextStorage } from './job-context.js';
+import type { JobClaimStore } from '../storage/job-claim-store.interface.js';
 import { JobRun, type LeaseCheck } from './job-run.js';
 import { sawTick, type JobState } from './job-state.js';
 import type { RunMarker } from './run-marker.js';
 import type { Grant, TickClaimer } from './tick-claimer.js';
 import { errorMessage } from '../common/error-message.js';
+import { runAttempts, type JobCall, type RunResult } from './run-attempts.js';
 
 export type JobMethod = (...args: unknown[]) => unknown;
-
-/** The method of a job, bound to its instance and arguments. */
-export interface JobCall {
-  instance: object;
-  method: JobMethod;
-  args: unknown[];
-}
+export type { JobCall } from './run-attempts.js';
 
 interface ActiveRun {
   job: JobState;
@@ -34,6 +29,8 @@ interface ActiveRun {
 
 export interface JobRunnerDeps {
   options: ResolvedDiscoveryOptions;
+  /** Where each run's history is written. */
+  claims: JobClaimStore;
   marker: RunMarker;
   claimer: TickClaimer;
   /** This node's lease (NodeLease): no run starts without it. */
@@ -45,16 +42,22 @@ export interface JobRunnerDeps {
 /** Why a grant was not started. */
 export type StartRefusal = Extract<keyof JobSkips, 'noLease' | 'stopping' | 'deadline'>;
 
-/** A run, started or refused (and given back); `done` settles when it ends (never rejects). */
+/**
+ * A run, started or refused (and given back); `done` settles when it ends (never rejects), with
+ * how it ended if it started.
+ */
 export interface StartedRun {
   started: boolean;
-  done: Promise<{ value: unknown }>;
+  done: Promise<{ value: unknown; result?: RunResult }>;
 }
 
 export class JobRunner {
   private readonly logger = new Logger('DistributedJobs');
   private readonly running = new Set<ActiveRun>();
-  /** Releases of run markers in flight: one may start a tick that waited, so drain waits for them. */
+  /**
+   * Releases of run markers (one may start a tick that waited) and history writes in flight:
+   * drain waits for them.
+   */
   private readonly releases = new Set<Promise<void>>();
   private draining = false;
 
@@ -64,8 +67,10 @@ export class JobRunner {
   private readonly lease: LeaseCheck;
   private readonly clock: ServerClock;
   private readonly telemetry: Telemetry;
+  private readonly deps: JobRunnerDeps;
 
   constructor(deps: JobRunnerDeps) {
+    this.deps = deps;
     ({
       options: this.options,
       marker: this.marker,
@@ -107,17 +112,20 @@ export class JobRunner {
       const done = this.claimer.giveBack(job, grant).then(() => ({ value: undefined }));
       return { started: false, done };
     }
-    const done = this.execute(job, call, grant, marker).then((value) => ({ value }));
+    const done = this.execute(job, call, grant, marker).then((result) => ({
+      value: result.value,
+      result,
+    }));
     return { started: true, done };
   }
 
-  /** Runs the method of a grant that may start, inside its run context. */
+  /** Runs the method of a grant that may start, inside its run context, with its retries. */
   private async execute(
     job: JobState,
     call: JobCall,
     grant: Grant,
     marker: number | undefined,
-  ): Promise<unknown> {
+  ): Promise<RunResult> {
     const { definition } = job;
     const { catchup } = grant;
     const { nodeId } = this.options;
@@ -129,7 +137,6 @@ export class JobRunner {
     job.lastRun = new Date();
     job.lastStartDelay = Math.round(this.clock.now() - grant.tick);
     this.telemetry.jobStarted(definition.name, job.lastStartDelay);
-    let failure: unknown;
     job.lastToken = grant.token;
     const renewal =
       marker === undefined
@@ -141,36 +148,35 @@ export class JobRunner {
               ),
             ),
           );
-    const done = jobContextStorage.run(run, async () =>
-      call.method.apply(call.instance, call.args),
-    );
+    const { claims } = this.deps;
+    const retryRefusal = () => this.refusal({ ...grant, notAfter: Infinity });
+    const background = (write: Promise<void>) => this.track(write);
+    const deps = { claims, nodeId, clock: this.clock, retryRefusal, background };
+    const done = runAttempts(deps, job, call, run, grant);
     const active: ActiveRun = { job, run, marker, done };
     this.running.add(active);
+    let result: RunResult | undefined;
     try {
-      return await done;
-    } catch (error) {
-      failure = error ?? new Error('undefined thrown');
-      job.errors += 1;
-      job.lastError = errorMessage(error);
-      this.logger.error(
-        `Job ${definition.name} failed (tick ${run.tick.toISOString()}): ${errorMessage(error)}`,
-      );
-      return undefined;
+      return (result = await done);
     } finally {
       clearInterval(renewal);
       this.running.delete(active);
       job.running -= 1;
       const duration = performance.now() - startedAt;
       job.lastDuration = Math.round(duration);
-      this.telemetry.jobFinished(definition.name, duration, failure);
+      this.telemetry.jobFinished(definition.name, duration, result?.failure);
     }
   }
 
   /** Ends a marker-holding run in the background; a tick that waited for it runs next, here. */
   release(job: JobState, marker: number, call: JobCall): void {
-    const releasing = this.releaseAndRunNext(job, marker, call);
-    this.releases.add(releasing);
-    void releasing.finally(() => this.releases.delete(releasing));
+    this.track(this.releaseAndRunNext(job, marker, call));
+  }
+
+  /** A write in flight after its run returned (a release, a history write): drain waits for it. */
+  private track(write: Promise<void>): void {
+    this.releases.add(write);
+    void write.finally(() => this.releases.delete(write));
   }
 
   /** A newer tick took the marker of `marker` (`cancelOther`): its run here stops at once. */

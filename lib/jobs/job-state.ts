@@ -2,9 +2,14 @@
 // recorded, and its runs and skips, as `DistributedJobs.list()` reports them.
 import type { JobSkips, JobStatus } from './distributed-job.interface.js';
 import type { JobDefinition } from './job-definition.js';
+import type { JobCall } from './run-attempts.js';
 
 export interface JobState {
   definition: JobDefinition;
+  /** The job's method, for runs that no timer fires (`trigger()`); unknown until bound. */
+  call: JobCall | undefined;
+  /** A job added at runtime: what its spec said, and its timer's stop. */
+  runtime: { signature: string; stop(): void } | undefined;
   /** Newest tick this node knows to have a record in Redis (catch-up starts after it). */
   lastSeen: number | undefined;
   /** The tick this node's latest firing stood for (to tell the ticks its timer never fired for). */
@@ -23,6 +28,12 @@ export interface JobState {
   warnedRetention: boolean;
   running: number;
   runs: number;
+  /** Attempts after the first (`retry`) run on this node. */
+  retries: number;
+  /** Runs in a row that failed, as this node's last history write found it (cluster-wide). */
+  failuresInRow: number | undefined;
+  /** Whether the job was paused, as this node's last claim, pause or resume found it. */
+  pausedSeen: boolean | undefined;
   catchups: number;
   /** Ticks this node ran although it was not the job's first rank on the ring when it claimed. */
   failovers: number;
@@ -36,9 +47,11 @@ export interface JobState {
   lastError: string | undefined;
 }
 
-export function newJobState(definition: JobDefinition): JobState {
+export function newJobState(definition: JobDefinition, call?: JobCall): JobState {
   return {
     definition,
+    call,
+    runtime: undefined,
     lastSeen: undefined,
     lastFired: undefined,
     highestToken: 0,
@@ -47,6 +60,9 @@ export function newJobState(definition: JobDefinition): JobState {
     warnedRetention: false,
     running: 0,
     runs: 0,
+    retries: 0,
+    failuresInRow: undefined,
+    pausedSeen: undefined,
     catchups: 0,
     failovers: 0,
     buffered: 0,
@@ -60,6 +76,7 @@ export function newJobState(definition: JobDefinition): JobState {
       clockSkew: 0,
       dataLoss: 0,
       missed: 0,
+      paused: 0,
       duplicate: 0,
     },
     errors: 0,
@@ -104,7 +121,10 @@ export function jobStatus(
     catchupWindow: definition.catchupWindow,
     owner,
     running: job.running > 0,
+    paused: job.pausedSeen,
     runs: job.runs,
+    retries: job.retries,
+    failuresInRow: job.failuresInRow,
     catchups: job.catchups,
     failovers: job.failovers,
     buffered: job.buffered,

@@ -44,6 +44,7 @@ export class RunMarker {
       retention: job.definition.retention,
       takeNext,
       tokenFloor: job.highestToken,
+      initiallyPaused: job.definition.initiallyPaused,
     });
   }
 }

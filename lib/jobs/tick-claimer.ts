@@ -12,6 +12,7 @@ import type {
   ClaimResult,
   JobClaimStore,
 } from '../storage/job-claim-store.interface.js';
+import type { RunKind } from '../storage/job-operations.interface.js';
 import { MAX_CATCHUP } from './job-definition.js';
 import type { JobState } from './job-state.js';
 
@@ -22,6 +23,8 @@ export interface Grant {
   catchup: boolean;
   /** Redis time after which it must not start (its starting deadline; Infinity: none). */
   notAfter: number;
+  /** How the run came (for its history): by default `catchup` or `schedule`. */
+  kind?: RunKind;
 }
 
 /** A claim's answer, with the grants it made to this node (catch-ups first, oldest first). */
@@ -59,7 +62,7 @@ export class TickClaimer {
     confirm: boolean,
   ): Promise<ClaimOutcome> {
     const { definition } = job;
-    const due = definition.schedule.dueAt(tick);
+    const due = definition.dueOf(tick);
     const deadline = definition.deadlineOf(tick);
     const notAfter = due + deadline;
     const request: ClaimRequest = {
@@ -67,7 +70,7 @@ export class TickClaimer {
       tick,
       nodeId: this.deps.nodeId,
       signature: this.sign(definition.key, tick),
-      requestId: `${this.instance}.${(this.requests += 1)}`,
+      requestId: this.requestId(),
       notAfter,
       notBefore: definition.notBeforeOf(tick),
       cooldown: definition.cooldown,
@@ -78,6 +81,7 @@ export class TickClaimer {
       confirm,
       takeoverAfter: Math.max(1, Math.floor(definition.graceOf(tick) / 2)),
       catchup: this.catchup(job, tick, serverNow),
+      initiallyPaused: definition.initiallyPaused,
     };
     let sent = await this.send(request);
     const override = this.forged(job, sent.result);
@@ -135,6 +139,11 @@ export class TickClaimer {
         `Job ${job.definition.name}: could not give a tick back: ${errorMessage(error)}`,
       );
     }
+  }
+
+  /** A new id for a request of this node (a resent request is told apart from a new one). */
+  requestId(): string {
+    return `${this.instance}.${(this.requests += 1)}`;
   }
 
   /** Follows Redis time from a reply's TIME (see ServerClock). */
@@ -228,9 +237,7 @@ export class TickClaimer {
         tick: missed,
         // Never past the tick's own deadline plus the window.
         notAfter:
-          definition.schedule.dueAt(missed) +
-          definition.deadlineOf(missed) +
-          definition.catchupWindow,
+          definition.dueOf(missed) + definition.deadlineOf(missed) + definition.catchupWindow,
         signature: this.sign(definition.key, missed),
       }))
       .filter((candidate) => candidate.notAfter >= serverNow && !mayHaveRun(job, candidate.tick));

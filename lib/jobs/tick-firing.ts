@@ -111,10 +111,20 @@ export class TickFiring {
     if (claim.status !== 'late' && claim.status !== 'early' && claim.status !== 'lost') {
       sawTick(job, tick);
     }
+    if (claim.status === 'claimed' || claim.status === 'paused') {
+      job.pausedSeen = claim.status === 'paused';
+    }
     switch (claim.status) {
       case 'taken':
         if (claim.takenAs === 'lost') return this.dataLoss(job, tick);
-        return skip(job, claim.takenAs === 'overlap' ? 'overlap' : 'claimedElsewhere');
+        return skip(
+          job,
+          claim.takenAs === 'overlap' || claim.takenAs === 'paused'
+            ? claim.takenAs
+            : 'claimedElsewhere',
+        );
+      case 'paused':
+        return skip(job, 'paused');
       case 'late':
         return skip(job, 'deadline');
       case 'early':

@@ -106,6 +106,18 @@ export function resolveSchedule(
   return windows(period ?? DEFAULT_PERIOD, 'manual', period === undefined ? 'default' : 'option');
 }
 
+/** The schedule of a job added at runtime (`DistributedJobs.add()`): a cron or an interval. */
+export function runtimeSchedule(
+  job: string,
+  spec: { cron?: string; timeZone?: string; interval?: number },
+): TickSchedule {
+  if (spec.interval !== undefined) return windows(spec.interval, 'interval', 'interval');
+  return cronSchedule(job, {
+    expression: spec.cron!,
+    ...(spec.timeZone !== undefined ? { timeZone: spec.timeZone } : {}),
+  });
+}
+
 /** Ticks are windows of one period of Redis time; a firing belongs to the window it falls in. */
 function windows(
   period: number,

@@ -34,6 +34,11 @@ export interface JobsOptions {
    * its own `startingDeadline`. Default: per job, half its period, at most 10000.
    */
   startingDeadline?: number;
+  /**
+   * Runs each job's history keeps in Redis (newest first, trimmed as runs are written), for
+   * `DistributedJobs.describe()` and the cluster page. Default 100, from 1 to 10000.
+   */
+  historyLimit?: number;
 }
 
 export interface DiscoveryModuleOptions {

@@ -140,7 +140,9 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
     'failoverGrace',
     'drainTimeout',
     'startingDeadline',
+    'historyLimit',
   ]);
+  const historyLimit = integer('jobs.historyLimit', jobsInput.historyLimit, 100, 1, 10_000);
   const failoverGrace = duration('jobs.failoverGrace', jobsInput.failoverGrace, 1000, 1);
   const drainTimeout = integer('jobs.drainTimeout', jobsInput.drainTimeout, 10000, 0, MAX_DURATION);
   const startingDeadline =
@@ -170,7 +172,7 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
     hashReplicas,
     balance,
     poolSettleTime,
-    jobs: { failoverGrace, drainTimeout, startingDeadline },
+    jobs: { failoverGrace, drainTimeout, startingDeadline, historyLimit },
     signingKey,
     meterProvider: checkMeterProvider(options.meterProvider),
   };

@@ -1,6 +1,18 @@
 // What distributed jobs need from a backend: one tick claimed once, grants confirmed or given
 // back, run markers of the overlap policies, and the tick records; one contract for Redis (one
-// script call per request) and memory.
+// script call per request) and memory. Operating a job (pause, trigger, history): see
+// job-operations.interface.ts.
+import type {
+  BackfillClaim,
+  BackfillRequest,
+  JobSnapshot,
+  PauseRequest,
+  PauseResult,
+  RecordRunRequest,
+  RecordRunResult,
+  TriggerRequest,
+  TriggerResult,
+} from './job-operations.interface.js';
 
 /** Job claims of one namespace. Each call is one round trip on the keys of one job (one slot). */
 export interface JobClaimStore {
@@ -23,6 +35,16 @@ export interface JobClaimStore {
   renew(request: RenewRequest): Promise<boolean>;
   /** The newest tick records of a job (claimed, buffered or skipped by overlap), newest first. */
   recent(jobKey: string, limit: number): Promise<TickRecord[]>;
+  /** Pauses or resumes a job for every node: claims of a paused job are refused (`paused`). */
+  setPaused(request: PauseRequest): Promise<PauseResult>;
+  /** Claims one run of a job now, outside its schedule, obeying pause and overlap. */
+  trigger(request: TriggerRequest): Promise<TriggerResult>;
+  /** Writes a finished attempt into the job's history (trimmed in the same call) and totals. */
+  recordRun(request: RecordRunRequest): Promise<RecordRunResult>;
+  /** Claims the oldest given past tick that never ran, for a backfill; each tick once. */
+  backfill(request: BackfillRequest): Promise<BackfillClaim>;
+  /** The job's pause state, totals and newest `limit` runs. */
+  describe(jobKey: string, limit: number, initiallyPaused: boolean): Promise<JobSnapshot>;
 }
 
 export type OverlapPolicyName = 'allow' | 'skip' | 'bufferOne' | 'cancelOther';
@@ -84,16 +106,19 @@ export interface ClaimRequest {
     window: number;
     ticks: Array<{ tick: number; notAfter: number; signature: string }>;
   };
+  /** The job's `paused` option: its state until a pause or resume sets one. */
+  initiallyPaused?: boolean;
 }
 
-export type ClaimStatus = 'claimed' | 'taken' | 'late' | 'early' | 'lost' | 'overlap' | 'buffered';
+export type ClaimStatus =
+  'claimed' | 'taken' | 'late' | 'early' | 'lost' | 'overlap' | 'buffered' | 'paused';
 
 export interface ClaimResult {
   /**
    * `claimed`: run `tick` with `token`; `taken`: another claim holds the tick; `late`: past its
    * starting deadline; `early`: before its clock tolerance; `lost`: claimable before the store
    * was found to have lost data (it may have run, its record lost); `overlap`: skipped, a run is in
-   * progress; `buffered`: waits for that run.
+   * progress; `buffered`: waits for that run; `paused`: the job is paused (`holder`: who paused).
    */
   status: ClaimStatus;
   /** The tick to run: the one asked for, or (`bufferOne`) a tick that waited for a run that died. */
@@ -164,6 +189,8 @@ export interface ReleaseRequest {
   takeNext: boolean;
   /** The highest fencing token this node has seen for the job. */
   tokenFloor?: number;
+  /** The job's `paused` option: a paused job's waiting tick does not start. */
+  initiallyPaused?: boolean;
 }
 
 /** Renews a run marker (`JobClaimStore.renew`). */
@@ -186,9 +213,9 @@ export interface TickRecord {
   tick: number;
   /**
    * `granted`: claimed, its run not yet confirmed by its node; `lost`: refused because the store
-   * lost data before it (it may have run).
+   * lost data before it (it may have run); `paused`: skipped, the job paused.
    */
-  status: 'granted' | 'claimed' | 'buffered' | 'overlap' | 'lost';
+  status: 'granted' | 'claimed' | 'buffered' | 'overlap' | 'lost' | 'paused';
   token: number;
   nodeId: string;
   /** Redis time (ms) of the record (for a claim: when it was granted). */

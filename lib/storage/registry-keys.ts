@@ -41,3 +41,13 @@ export function jobKey(keyPrefix: string, pool: string, jobName: string): string
 export function jobKeys(jobKey: string): [string, string] {
   return [jobKey, `${jobKey}:ticks`];
 }
+
+/** The job's two keys and its run history (a list, newest first): all in the job's slot. */
+export function jobHistoryKeys(jobKey: string): [string, string, string] {
+  return [jobKey, `${jobKey}:ticks`, `${jobKey}:runs`];
+}
+
+/** The job's keys a backfill reads and writes: its own three and the ticks backfills claimed. */
+export function jobBackfillKeys(jobKey: string): [string, string, string, string] {
+  return [...jobHistoryKeys(jobKey), `${jobKey}:backfilled`];
+}

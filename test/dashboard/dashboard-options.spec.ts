@@ -32,6 +32,7 @@ describe('DiscoveryDashboardModule.forRoot options', () => {
         maxEvents: 50,
         recentRuns: 10,
         slowClientTimeout: 30_000,
+        actions: false,
       });
     }
   });
@@ -84,8 +85,19 @@ describe('DiscoveryDashboardModule.forRoot options', () => {
     expectRejected(
       { path: 'cluster', signingKey: 'x' },
       'signingKey',
-      'Unknown dashboard option "signingKey"; known options: path, guard, pollInterval, maxEvents, recentRuns, slowClientTimeout',
+      'Unknown dashboard option "signingKey"; known options: path, guard, pollInterval, maxEvents, recentRuns, slowClientTimeout, actions',
     );
+    expectRejected(
+      { actions: true },
+      'actions',
+      'actions (pause, resume, trigger from the page) need a guard: set guard to a class that lets in only operators',
+    );
+    expectRejected(
+      { actions: 'yes', guard: AllowAll },
+      'actions',
+      'actions must be true or false (got "yes")',
+    );
+    expect(validateDashboardOptions({ actions: true, guard: AllowAll }).actions).toBe(true);
     expectRejected('cluster', 'options', 'dashboard options must be an object (got "cluster")');
   });
 });

@@ -113,6 +113,7 @@ describe('live cluster page over HTTP', () => {
       { message: 'the state never listed the run of chore' },
     );
     expect(Object.keys(state).sort()).toEqual([
+      'actions',
       'events',
       'jobs',
       'nodeId',
@@ -142,6 +143,19 @@ describe('live cluster page over HTTP', () => {
       delay: expect.any(Number),
       nodeId: 'web-1',
       token: expect.any(Number),
+    });
+    // The cluster's history of the job, as describe() reads it; no page actions by default.
+    expect(state.actions).toBe(false);
+    await waitFor(async () => {
+      const body = (await (await fetch(`${url}/cluster/state`)).json()) as any;
+      return body.jobs[0].operated?.history.length === 1;
+    });
+    const operated = ((await (await fetch(`${url}/cluster/state`)).json()) as any).jobs[0].operated;
+    expect(operated).toMatchObject({
+      paused: false,
+      nextFireTimes: [],
+      history: [{ node: 'web-1', outcome: 'ok', attempt: 1, kind: 'schedule' }],
+      totals: { runs: 1, ok: 1, error: 0 },
     });
 
     const everything = [
@@ -207,6 +221,7 @@ describe('live cluster page over HTTP', () => {
       clockSkew: 0,
       dataLoss: 0,
       missed: 0,
+      paused: 0,
       duplicate: 0,
     });
   });

@@ -190,6 +190,45 @@ describe('job timings', () => {
     expect(claimDelay(interval, T, 2, T + 900)).toBe(100 + 250);
   });
 
+  it('jitter: each tick starts after a delay of the job and tick alone (the same on every node), and its deadline counts from there', async () => {
+    const cronSchedule = await resolveSchedule(method('everyFiveSeconds'), undefined);
+    const cron = defineJob('c', cronSchedule, { jitter: 2000 }, options);
+    const sameJobElsewhere = defineJob('c', cronSchedule, { jitter: 2000 }, options);
+    const ticks = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => T + i * 5000);
+    const jitters = ticks.map((tick) => cron.jitterOf(tick));
+    expect(ticks.map((tick) => sameJobElsewhere.jitterOf(tick))).toEqual(jitters);
+    expect(jitters.every((j) => j >= 0 && j <= 2000)).toBe(true);
+    expect(new Set(jitters).size).toBeGreaterThan(4); // spread, not one delay
+    expect(defineJob('other', cronSchedule, { jitter: 2000 }, options).jitterOf(T)).not.toBe(
+      jitters[0],
+    );
+    for (const [i, tick] of ticks.entries()) {
+      // The owner fired at the occurrence: it waits its jitter, then claims.
+      expect(claimDelay(cron, tick, 0, tick)).toBe(jitters[i]);
+      expect(cron.dueOf(tick)).toBe(tick + jitters[i]);
+      // Clock tolerance and failover steps count from the delayed start.
+      expect(cron.notBeforeOf(tick)).toBe(tick + jitters[i] - cron.deadlineOf(tick));
+      expect(claimDelay(cron, tick, 1, tick)).toBe(jitters[i] + cron.graceOf(tick));
+    }
+    const interval = defineJob(
+      'i',
+      await resolveSchedule(method('everySecond'), undefined),
+      { jitter: 5000 },
+      options,
+    );
+    // Below the period: an interval tick still starts inside its window.
+    const spread = [0, 1, 2, 3, 4, 5].map((i) => interval.jitterOf(T + i * 1000));
+    expect(spread.every((j) => j >= 0 && j < 1000)).toBe(true);
+    expect(claimDelay(interval, T, 0, T + 10)).toBe(Math.max(0, spread[0] - 10));
+    expect(defineJob('i', interval.schedule, {}, options).jitterOf(T)).toBe(0);
+    const apply = (jitter: unknown) => () =>
+      DistributedJob({ jitter } as DistributedJobOptions)(Scheduled.prototype, 'plain', {
+        value: () => undefined,
+      });
+    expect(apply(-1)).toThrow(InvalidArgumentError);
+    expect(apply(1.5)).toThrow('jitter must be a whole number of ms');
+  });
+
   it('never waits past the starting deadline: a late firing claims at once', async () => {
     const cron = defineJob(
       'c',

@@ -199,11 +199,17 @@ describe('OpenTelemetry metrics', () => {
         'clock_skew',
         'data_loss',
         'missed',
+        'paused',
         'duplicate_firing',
       ]),
     );
     expect(skips.every((p) => p.value === 0)).toBe(true);
     expect(value(metrics, 'discovery.job.failovers', job)).toBe(0);
+    // The run that threw is one failure in a row for the cluster; the job was claimed, not paused.
+    expect(value(metrics, 'discovery.job.retries', job)).toBe(0);
+    // Its history write is answered after the run returned: the gauge follows the reply.
+    await waitFor(async () => value(await read(reader), 'discovery.job.fail_streak', job) === 1);
+    expect(value(metrics, 'discovery.job.paused', job)).toBe(0);
     await provider.shutdown();
   });
 

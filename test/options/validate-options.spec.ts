@@ -61,7 +61,7 @@ describe('validateOptions: defaults', () => {
         hashReplicas: 50,
         balance: 'consistent',
         poolSettleTime: 1000,
-        jobs: { failoverGrace: 1000, drainTimeout: 10000 },
+        jobs: { failoverGrace: 1000, drainTimeout: 10000, historyLimit: 100 },
       });
     }
   });
@@ -471,7 +471,7 @@ describe('validateOptions: rules', () => {
       'with an unknown key',
       { drain: 100 },
       'jobs.drain',
-      'Unknown option "jobs.drain"; known: failoverGrace, drainTimeout, startingDeadline',
+      'Unknown option "jobs.drain"; known: failoverGrace, drainTimeout, startingDeadline, historyLimit',
     ],
     [
       'with failoverGrace 0',

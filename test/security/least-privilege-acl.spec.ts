@@ -16,7 +16,7 @@ import { startRedis, waitFor, type RedisHandle } from '../support/redis-harness.
  * The README's least-privilege user of one namespace (`<prefix>` = `tenant`), word for word: the
  * commands the library sends and its scripts call, nothing of @dangerous, nothing keyspace-wide.
  */
-const RECIPE = `ACL SETUSER tenant on >tenant-pass resetkeys ~{tenant}:* ~tenant:job:{* resetchannels &tenant:events -@all +evalsha +eval +hget +hmget +hscan +smembers +subscribe +unsubscribe +quit +ping +client|setname +hset +hdel +hexists +hgetall +hincrby +sadd +srem +zadd +zrem +zrange +zrangebyscore +zrevrange +zrevrangebyscore +zscore +zmscore +zcard +exists +pexpire +publish +time`;
+const RECIPE = `ACL SETUSER tenant on >tenant-pass resetkeys ~{tenant}:* ~tenant:job:{* resetchannels &tenant:events -@all +evalsha +eval +hget +hmget +hscan +smembers +subscribe +unsubscribe +quit +ping +client|setname +hset +hdel +hexists +hgetall +hincrby +sadd +srem +zadd +zrem +zrange +zrangebyscore +zrevrange +zrevrangebyscore +zscore +zmscore +zcard +exists +pexpire +zremrangebyscore +lpush +ltrim +lrange +publish +time`;
 
 /** What the library sends itself: scripts, the reads outside them, the subscription, the handshake. */
 const CLIENT_COMMANDS = [

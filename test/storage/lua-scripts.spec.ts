@@ -17,11 +17,16 @@ describe('Lua scripts (lib/storage/redis/lua)', () => {
   it('has the scripts the stores load', () => {
     expect(scripts.sort()).toEqual(
       [
+        'backfill-4',
         'beat-4',
         'claim-2',
         'confirm-2',
         'deregister-4',
+        'describe-3',
         'fetch-node-3',
+        'pause-2',
+        'record-run-3',
+        'trigger-2',
         'give-back-2',
         'reap-4',
         'recount-3',

@@ -21,11 +21,18 @@ export interface JobSpec {
   startingDeadline?: number;
   catchupWindow?: number;
   catchup?: 'one' | 'all';
+  paused?: boolean;
+  retry?: { attempts: number; backoff?: number; factor?: number };
+  pauseAfterFailures?: number;
+  /** The first this many attempts of each tick throw (after their `durationMs`). */
+  failTimes?: number;
 }
 
 export interface NodeProcessConfig {
   discovery: DiscoveryModuleOptions & { redis: string; nodeId: string };
   jobs?: JobSpec[];
+  /** Jobs the node adds at runtime (`DistributedJobs.add()`) once started: cron or interval. */
+  runtimeJobs?: JobSpec[];
   clockShiftMs?: number;
   /** Report the node's view of the cluster this often (ms). */
   reportViewMs?: number;
@@ -63,7 +70,14 @@ export interface NodeReport {
     | 'stopped'
     | 'updated'
     | 'closing'
-    | 'view';
+    | 'view'
+    | 'result';
+  /** On `result`: the command it answers, and its value or error. */
+  id?: number;
+  value?: unknown;
+  error?: string;
+  /** On `run` / `done` / `failed`: the attempt (`retry`). */
+  attempt?: number;
   nodes?: string[];
   job?: string;
   tick?: number;
@@ -90,6 +104,7 @@ export class NodeProcess {
   /** How the process ended: its exit code, or the signal that ended it. */
   readonly exited: Promise<number | NodeJS.Signals>;
   private stderr = '';
+  private commands = 0;
 
   private constructor(
     readonly nodeId: string,
@@ -111,8 +126,9 @@ export class NodeProcess {
   static async start(config: NodeProcessConfig): Promise<NodeProcess> {
     const child = spawn(process.execPath, [FIXTURE], {
       env: { ...process.env, NODE_CONFIG: JSON.stringify(config), NODE_OPTIONS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    child.stdin!.on('error', () => undefined); // a node killed while a command is written
     const node = new NodeProcess(config.discovery.nodeId, child);
     live.add(node);
     await Promise.race([
@@ -129,6 +145,22 @@ export class NodeProcess {
       }),
     ]);
     return node;
+  }
+
+  /**
+   * Runs `op` of DistributedJobs in the node (pause, resume, trigger, describe, list) and returns
+   * its value; rejects with the error's `name: message` if it threw.
+   */
+  async command<T = unknown>(op: string, job?: string, args?: unknown): Promise<T> {
+    const id = (this.commands += 1);
+    this.child.stdin!.write(`${JSON.stringify({ id, op, job, args })}\n`);
+    let answer: NodeReport | undefined;
+    await waitFor(() => (answer = this.reports.find((r) => r.event === 'result' && r.id === id)), {
+      timeout: 10_000,
+      message: `${this.nodeId}: no answer to ${op}`,
+    });
+    if (answer!.error) throw new Error(answer!.error);
+    return answer!.value as T;
   }
 
   get pid(): number {

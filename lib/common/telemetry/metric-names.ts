@@ -15,6 +15,9 @@ export const METRIC = {
   jobSkips: 'discovery.job.skips',
   jobErrors: 'discovery.job.errors',
   jobFailovers: 'discovery.job.failovers',
+  jobRetries: 'discovery.job.retries',
+  jobFailuresInRow: 'discovery.job.fail_streak',
+  jobPaused: 'discovery.job.paused',
   jobStartDelay: 'discovery.job.start_delay',
   jobDuration: 'discovery.job.duration',
 } as const;

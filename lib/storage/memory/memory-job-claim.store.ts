@@ -13,16 +13,21 @@ import type {
   RenewRequest,
   TickRecord,
 } from '../job-claim-store.interface.js';
-import { parseTickRecord } from '../tick-record.js';
 import { memoryNow } from './memory-clock.js';
+import { MemoryJobOperations } from './memory-job-operations.js';
 import {
   activeRun,
+  confirmGrants,
   giveBackGrant,
+  isPaused,
+  newJobClaims,
   nextToken,
   noteDataLoss,
   parse,
+  recentRecords,
   releaseRun,
   renewRun,
+  tally,
   type JobClaims,
 } from './memory-job-state.js';
 
@@ -30,14 +35,15 @@ import {
  * Apps in the same process that use the same `keyPrefix` share one set of job claims, the way
  * replicas share a Redis.
  */
-export class MemoryJobClaimStore implements JobClaimStore {
+export class MemoryJobClaimStore extends MemoryJobOperations implements JobClaimStore {
   private static readonly namespaces = new Map<string, Map<string, JobClaims>>();
   private readonly jobs: Map<string, JobClaims>;
 
   constructor(
     namespace: string,
-    private readonly now: () => number = memoryNow,
+    protected readonly now: () => number = memoryNow,
   ) {
+    super();
     let jobs = MemoryJobClaimStore.namespaces.get(namespace);
     if (!jobs) MemoryJobClaimStore.namespaces.set(namespace, (jobs = new Map()));
     this.jobs = jobs;
@@ -122,13 +128,18 @@ export class MemoryJobClaimStore implements JobClaimStore {
       put('lost', tick, 0, signature);
       return result('lost');
     }
+    if (isPaused(job, request.initiallyPaused)) {
+      put('paused', tick, 0, signature);
+      tally(job, 'skip:paused');
+      return result('paused', { holder: job.state?.by ?? '' });
+    }
     if (request.cooldown) {
       // The newest record of the job (by tick) holds it while younger than the cooldown.
       const newestTick = Math.max(-Infinity, ...job.ticks.keys());
       const newestRaw = job.ticks.get(newestTick);
       const newest = parse(newestTick, newestRaw);
       const forged = request.override?.kind === 'record' && request.override.value === newestRaw;
-      if (newest && !forged && newest.at >= now - request.cooldown) {
+      if (newest && newest.status !== 'paused' && !forged && newest.at >= now - request.cooldown) {
         return result('taken', {
           tick: newestTick,
           token: newest.token,
@@ -167,6 +178,7 @@ export class MemoryJobClaimStore implements JobClaimStore {
           return result('buffered', holding);
         }
         put('overlap', tick, 0, signature);
+        tally(job, 'skip:overlap');
         return result('overlap', holding);
       }
       if (run) cancelled = run.token;
@@ -215,17 +227,8 @@ export class MemoryJobClaimStore implements JobClaimStore {
     });
   }
 
-  async confirm({ jobKey, nodeId, grants }: ConfirmRequest): Promise<ConfirmResult> {
-    const job = this.job(jobKey);
-    const confirmed = grants.map(({ tick, token }) => {
-      const raw = job.ticks.get(tick);
-      const record = parse(tick, raw);
-      const ours = record?.token === token && record.nodeId === nodeId;
-      if (ours && record.status === 'granted')
-        job.ticks.set(tick, raw!.replace(/^granted/, 'claimed'));
-      return ours && (record.status === 'granted' || record.status === 'claimed');
-    });
-    return { serverTime: this.now(), confirmed };
+  async confirm(request: ConfirmRequest): Promise<ConfirmResult> {
+    return confirmGrants(this.job(request.jobKey), request, this.now());
   }
 
   async giveBack(request: GiveBackRequest): Promise<boolean> {
@@ -241,18 +244,12 @@ export class MemoryJobClaimStore implements JobClaimStore {
   }
 
   async recent(jobKey: string, limit: number): Promise<TickRecord[]> {
-    return [...this.job(jobKey).ticks.entries()]
-      .sort(([a], [b]) => b - a)
-      .slice(0, limit)
-      .flatMap(([tick, raw]) => parseTickRecord(tick, raw) ?? []);
+    return recentRecords(this.job(jobKey), limit);
   }
 
-  private job(key: string): JobClaims {
+  protected job(key: string): JobClaims {
     let job = this.jobs.get(key);
-    if (!job) {
-      job = { token: 0, ticks: new Map(), run: undefined, buffered: undefined, retention: 0 };
-      this.jobs.set(key, job);
-    }
+    if (!job) this.jobs.set(key, (job = newJobClaims()));
     return job;
   }
 }

@@ -1,6 +1,8 @@
 // The state of one job's claims in memory, kept as Redis keeps it (records as the same strings),
 // and the reads the claim rules share: a record parsed, the run marker that counts.
 import type {
+  ConfirmRequest,
+  ConfirmResult,
   GiveBackRequest,
   ReleaseRequest,
   ReleaseResult,
@@ -14,6 +16,15 @@ export const TOKEN_AHEAD = 1_000_000_000;
 
 export interface JobClaims {
   token: number;
+  /** pause-state.lua: undefined until a pause or resume sets it (the job's option holds then). */
+  state: { paused: boolean; reason: string; at: number; by: string } | undefined;
+  /** `n:<what>` counts of the job's hash. */
+  totals: Map<string, number>;
+  failuresInRow: number;
+  /** History entries (JSON as record-run-3.lua writes them), newest first. */
+  history: string[];
+  /** backfilled.lua: tick -> when a backfill claimed it. */
+  backfilled: Map<number, number>;
   /** tick -> '<status> <token> <node> <at> <signature> <request>' */
   ticks: Map<number, string>;
   run: { token: number; tick: number; until: number } | undefined;
@@ -21,6 +32,30 @@ export interface JobClaims {
   retention: number;
   /** When a claim found the store holding a lower token than it saw (data lost), if ever. */
   lostAt?: number;
+}
+
+export function newJobClaims(): JobClaims {
+  return {
+    token: 0,
+    state: undefined,
+    totals: new Map(),
+    failuresInRow: 0,
+    history: [],
+    backfilled: new Map(),
+    ticks: new Map(),
+    run: undefined,
+    buffered: undefined,
+    retention: 0,
+  };
+}
+
+/** pause-state.lua's isPaused: the state set, else the job's option. */
+export function isPaused(job: JobClaims, initially: boolean | undefined): boolean {
+  return job.state ? job.state.paused : initially === true;
+}
+
+export function tally(job: JobClaims, what: string, by = 1): void {
+  job.totals.set(what, (job.totals.get(what) ?? 0) + by);
 }
 
 export interface Parsed {
@@ -67,6 +102,17 @@ export function releaseRun(job: JobClaims, request: ReleaseRequest, now: number)
     waitingTick === undefined || !takeNext
       ? undefined
       : parse(waitingTick, job.ticks.get(waitingTick));
+  if (waitingTick !== undefined && isPaused(job, request.initiallyPaused)) {
+    // Paused: the waiting tick does not start; it is recorded as skipped.
+    job.buffered = undefined;
+    const raw = job.ticks.get(waitingTick);
+    if (parse(waitingTick, raw)?.status === 'buffered') {
+      job.ticks.set(waitingTick, raw!.replace(/^buffered/, 'paused'));
+      tally(job, 'skip:paused');
+    }
+    job.run = undefined;
+    return { held: true, serverTime: now, next: undefined };
+  }
   if (takeNext && waitingTick !== undefined) job.buffered = undefined;
   if (waiting?.status === 'buffered' && waitingTick! >= now - retention) {
     const next = nextToken(job, now, request.tokenFloor).token;
@@ -122,4 +168,29 @@ export function renewRun(job: JobClaims, { token, runLease }: RenewRequest, now:
   if (job.run?.token !== token) return false;
   job.run.until = now + runLease;
   return true;
+}
+
+/** confirm-2.lua: grants still this node's become final; those taken over are refused. */
+export function confirmGrants(
+  job: JobClaims,
+  { nodeId, grants }: ConfirmRequest,
+  now: number,
+): ConfirmResult {
+  const confirmed = grants.map(({ tick, token }) => {
+    const raw = job.ticks.get(tick);
+    const record = parse(tick, raw);
+    const ours = record?.token === token && record.nodeId === nodeId;
+    if (ours && record.status === 'granted')
+      job.ticks.set(tick, raw!.replace(/^granted/, 'claimed'));
+    return ours && (record.status === 'granted' || record.status === 'claimed');
+  });
+  return { serverTime: now, confirmed };
+}
+
+/** recent-claims-2.lua: the newest tick records, newest first. */
+export function recentRecords(job: JobClaims, limit: number): TickRecord[] {
+  return [...job.ticks.entries()]
+    .sort(([a], [b]) => b - a)
+    .slice(0, limit)
+    .flatMap(([tick, raw]) => parseTickRecord(tick, raw) ?? []);
 }

@@ -12,13 +12,32 @@ import type {
   RenewRequest,
   TickRecord,
 } from '../job-claim-store.interface.js';
-import { jobKeys } from '../registry-keys.js';
+import {
+  TOTAL_FIELDS,
+  type BackfillClaim,
+  type BackfillRequest,
+  type JobSnapshot,
+  type PauseRequest,
+  type PauseResult,
+  type RecordRunRequest,
+  type RecordRunResult,
+  type TriggerRequest,
+  type TriggerResult,
+} from '../job-operations.interface.js';
+import { jobBackfillKeys, jobHistoryKeys, jobKeys } from '../registry-keys.js';
 import {
   decodeClaim,
   decodeConfirm,
   decodeRecentClaims,
   decodeRelease,
 } from './job-claim-replies.js';
+import {
+  decodeBackfill,
+  decodeDescribe,
+  decodePause,
+  decodeRecordRun,
+  decodeTrigger,
+} from './job-operation-replies.js';
 import type { RedisClient } from './redis-client.js';
 import { RedisScript } from './redis-script.js';
 
@@ -28,6 +47,12 @@ const giveBackScript = new RedisScript('give-back-2');
 const releaseRunScript = new RedisScript('release-run-2');
 const renewRunScript = new RedisScript('renew-run-2');
 const recentClaimsScript = new RedisScript('recent-claims-2');
+const pauseScript = new RedisScript('pause-2');
+const triggerScript = new RedisScript('trigger-2');
+const recordRunScript = new RedisScript('record-run-3');
+const describeScript = new RedisScript('describe-3');
+const backfillScript = new RedisScript('backfill-4');
+const flag = (value: boolean | undefined) => (value ? 1 : 0);
 
 export class RedisJobClaimStore implements JobClaimStore {
   constructor(private readonly client: RedisClient) {}
@@ -51,6 +76,7 @@ export class RedisJobClaimStore implements JobClaimStore {
       request.override?.kind ?? '',
       request.override?.value ?? '',
       request.cooldown ?? 0,
+      flag(request.initiallyPaused),
       request.catchup ? Math.max(0, Math.round(request.catchup.window)) : '',
       ...candidates,
     ]);
@@ -71,6 +97,7 @@ export class RedisJobClaimStore implements JobClaimStore {
 
   async release(request: ReleaseRequest): Promise<ReleaseResult> {
     const { jobKey, token, nodeId, runLease, retention, takeNext, tokenFloor } = request;
+    const paused = flag(request.initiallyPaused);
     const reply = await releaseRunScript.list(this.client, jobKeys(jobKey), [
       token,
       nodeId,
@@ -78,6 +105,7 @@ export class RedisJobClaimStore implements JobClaimStore {
       retention,
       takeNext ? 1 : 0,
       tokenFloor ?? 0,
+      paused,
     ]);
     return decodeRelease(reply);
   }
@@ -88,5 +116,67 @@ export class RedisJobClaimStore implements JobClaimStore {
 
   async recent(jobKey: string, limit: number): Promise<TickRecord[]> {
     return decodeRecentClaims(await recentClaimsScript.list(this.client, jobKeys(jobKey), [limit]));
+  }
+
+  async setPaused(request: PauseRequest): Promise<PauseResult> {
+    const { jobKey, paused, reason, nodeId, initiallyPaused } = request;
+    const args = [paused ? 'paused' : 'active', reason, nodeId, flag(initiallyPaused)];
+    return decodePause(await pauseScript.list(this.client, jobKeys(jobKey), args));
+  }
+
+  async trigger(request: TriggerRequest): Promise<TriggerResult> {
+    const reply = await triggerScript.list(this.client, jobKeys(request.jobKey), [
+      request.tick,
+      request.nodeId,
+      request.signature,
+      request.requestId,
+      request.overlap,
+      request.runLease,
+      request.tokenFloor ?? 0,
+      flag(request.initiallyPaused),
+      flag(request.exclusive),
+    ]);
+    return decodeTrigger(reply);
+  }
+
+  async recordRun({
+    jobKey,
+    limit,
+    pauseAfterFailures,
+    entry,
+    final,
+  }: RecordRunRequest): Promise<RecordRunResult> {
+    const reply = await recordRunScript.list(this.client, jobHistoryKeys(jobKey), [
+      limit,
+      pauseAfterFailures,
+      entry.tick,
+      entry.node,
+      entry.token,
+      Math.round(entry.start),
+      entry.outcome,
+      entry.error?.class ?? '',
+      entry.error?.message ?? '',
+      entry.attempt,
+      flag(final),
+      entry.kind,
+    ]);
+    return decodeRecordRun(reply);
+  }
+
+  async backfill(request: BackfillRequest): Promise<BackfillClaim> {
+    const reply = await backfillScript.list(this.client, jobBackfillKeys(request.jobKey), [
+      request.nodeId,
+      request.tokenFloor ?? 0,
+      flag(request.initiallyPaused),
+      request.requestId,
+      request.historyLimit,
+      ...request.ticks.flatMap(({ tick, signature }) => [tick, signature]),
+    ]);
+    return decodeBackfill(reply);
+  }
+
+  async describe(jobKey: string, limit: number, initiallyPaused: boolean): Promise<JobSnapshot> {
+    const args = [limit, flag(initiallyPaused), ...TOTAL_FIELDS];
+    return decodeDescribe(await describeScript.list(this.client, jobHistoryKeys(jobKey), args));
   }
 }

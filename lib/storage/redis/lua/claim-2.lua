@@ -9,20 +9,25 @@
 -- kept: a tick claimable before then, with no record, is refused and recorded `lost` (it may have
 -- run), and no catch-up candidate before then is claimed. Ticks may be missed, never doubled.
 -- Records older than the job's retention (the largest any claimer asked for) are dropped as claims
--- come; by then every claim of them is refused by the deadline anyway.
+-- come; by then every claim of them is refused by the deadline anyway. A paused job (pause-2.lua)
+-- is refused: the tick gets a `paused` record, so it is counted once (`n:skip:paused`) and never
+-- caught up after a resume.
 -- KEYS: 1 job hash, 2 job ticks
 -- ARGV: 1 tick, 2 node, 3 signature, 4 request id, 5 notBefore (0: none), 6 notAfter,
 --   7 retention, 8 overlap policy, 9 run lease, 10 token floor, 11 confirm ('1': the grant needs
 --   confirming, '0': it is final), 12 takeoverAfter ms, 13 what to override ('' | 'record' |
---   'marker'), 14 the exact value overridden, 15 cooldown ms (0: none), 16 catch-up window
---   ('' = none), 17.. catch-up candidates as tick, notAfter, signature triples (oldest first)
--- Returns: {status, tick to run, token, holder, signature, now, cancelled token, status of the
---   record that took the tick, node whose grant was taken over, the job's retention, flags
---   ('forgedToken', 'forgedMarker' joined by ','), marker tick, the holding record as stored, when
---   Redis was found to have lost data ('' never), caught up tick, token pairs...}
+--   'marker'), 14 the exact value overridden, 15 cooldown ms (0: none), 16 initially paused ('1' |
+--   '0': the job's `paused` option, while no pause or resume set its state), 17 catch-up window
+--   ('' = none), 18.. catch-up candidates as tick, notAfter, signature triples (oldest first)
+-- Returns: {status (claimed | taken | late | early | lost | overlap | buffered | paused), tick to
+--   run, token, holder, signature, now, cancelled token, status of the record that took the tick,
+--   node whose grant was taken over, the job's retention, flags ('forgedToken', 'forgedMarker'
+--   joined by ','), marker tick, the holding record as stored, when Redis was found to have lost
+--   data ('' never), caught up tick, token pairs...}
 --@include "tick-record"
 --@include "fencing-token"
 --@include "run-marker"
+--@include "pause-state"
 local tick, node, sig, request = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local notBefore, notAfter = tonumber(ARGV[5]) or 0, tonumber(ARGV[6])
 local policy, lease, floor = ARGV[8], tonumber(ARGV[9]), ARGV[10]
@@ -46,11 +51,7 @@ elseif retention > kept then redis.call('HSET', HASH, 'retention', ms(retention)
 
 local function reply(status, runTick, token, holder, signature, cancelled, taken, caught)
   if forgedToken then flags[#flags + 1] = 'forgedToken' end
-  -- A job no node claims any more (removed or renamed) leaves no keys behind for good: both
-  -- expire once idle for 7 days (or 4 retentions, if longer); every claim pushes that back.
-  local idle = ms(math.max(7 * 86400000, 4 * retention))
-  redis.call('PEXPIRE', HASH, idle)
-  redis.call('PEXPIRE', TICKS, idle)
+  expireIdle(retention, HASH, TICKS)
   local result = {status, runTick, token, holder, signature, now, cancelled or '', taken or '',
     tookOver, ms(retention), table.concat(flags, ','), markerTick, raw, lostAt and ms(lostAt) or ''}
   for _, value in ipairs(caught or {}) do result[#result + 1] = value end
@@ -88,13 +89,18 @@ if lostAt and opens <= lostAt then
   put('lost', tick, '0', node, sig, request)
   return reply('lost', tick, '0', '', '')
 end
+if isPaused(ARGV[16]) then
+  put('paused', tick, '0', node, sig, request)
+  tally('skip:paused')
+  return reply('paused', tick, '0', redis.call('HGET', HASH, 'pausedBy') or '', '')
+end
 if cooldown > 0 then
   -- A @Timeout job: the newest record holds the job while it is younger than the cooldown.
   local newest = redis.call('ZREVRANGE', TICKS, 0, 0)[1]
   if newest then
     local record = redis.call('HGET', HASH, 't:' .. newest)
     local status, token, holder, at, holderSig = parse(record)
-    if status and tonumber(at) >= now - cooldown and not (overriding == 'record' and record == overridden) then
+    if status and status ~= 'paused' and tonumber(at) >= now - cooldown and not (overriding == 'record' and record == overridden) then
       raw = record
       return reply('taken', newest, token, holder, holderSig, nil, status)
     end
@@ -117,6 +123,7 @@ if policy ~= 'allow' then
       return reply('buffered', tick, '0', holder or '', holderSig or '')
     end
     put('overlap', tick, '0', node, sig, request)
+    tally('skip:overlap')
     return reply('overlap', tick, '0', holder or '', holderSig or '')
   end
   if run then cancelled = run[1] end
@@ -134,11 +141,11 @@ if policy ~= 'allow' then
 end
 
 local caught = {}
-if ARGV[16] ~= '' and runTick == tick then
+if ARGV[17] ~= '' and runTick == tick then
   local previous = redis.call('ZREVRANGEBYSCORE', TICKS, '(' .. tick, '-inf', 'LIMIT', 0, 1)[1]
-  local since = now - tonumber(ARGV[16])
+  local since = now - tonumber(ARGV[17])
   if previous then since = math.max(since, tonumber(previous) + 1) end
-  for i = 17, #ARGV - 2, 3 do
+  for i = 18, #ARGV - 2, 3 do
     local candidate = tonumber(ARGV[i])
     if previous and candidate >= since and candidate < tonumber(tick)
       and not (lostAt and candidate <= lostAt)

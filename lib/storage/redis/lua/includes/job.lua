@@ -4,3 +4,9 @@
 --@include "server-time"
 local HASH, TICKS = KEYS[1], KEYS[2]
 local now = serverTime()
+-- A job no node claims or runs any more (removed or renamed) leaves no keys behind for good: they
+-- expire once idle for 7 days (or 4 retentions, if longer); every claim and run pushes that back.
+local function expireIdle(retention, ...)
+  local idle = ms(math.max(7 * 86400000, 4 * (tonumber(retention) or 0)))
+  for _, key in ipairs({...}) do redis.call('PEXPIRE', key, idle) end
+end
