@@ -14,6 +14,7 @@ import type {
 } from '../storage/job-claim-store.interface.js';
 import { MAX_CATCHUP } from './job-definition.js';
 import type { JobState } from './job-state.js';
+import { heldTick } from './held-tick.js';
 
 /** A tick granted to this node, and what its start is judged by (see JobRunner's gate). */
 export interface Grant {
@@ -50,15 +51,25 @@ export class TickClaimer {
   /**
    * Claims `tick`. With `confirm`, the grants must be confirmed before they run (several nodes:
    * a grant whose reply is lost can then be taken over by a peer). `lastSeen` is the newest tick
-   * this node saw recorded since it started: catch-up candidates come after it only.
+   * this node saw recorded since it started: catch-up candidates come after it only. With
+   * `readFirst` (not the job's owner), a tick a peer holds is refused on a plain read of its record.
    */
   async claim(
     job: JobState,
     tick: number,
     serverNow: number,
     confirm: boolean,
+    readFirst = false,
   ): Promise<ClaimOutcome> {
     const { definition } = job;
+    if (readFirst) {
+      const raw = await this.deps.claims.record(definition.key, tick);
+      const held = heldTick(definition.key, tick, raw, definition.retention, this.deps.signer);
+      if (held) {
+        this.noteReply(job, held);
+        return { result: held, grants: [] };
+      }
+    }
     const due = definition.schedule.dueAt(tick);
     const deadline = definition.deadlineOf(tick);
     const notAfter = due + deadline;

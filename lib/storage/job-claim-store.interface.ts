@@ -23,6 +23,11 @@ export interface JobClaimStore {
   renew(request: RenewRequest): Promise<boolean>;
   /** The newest tick records of a job (claimed, buffered or skipped by overlap), newest first. */
   recent(jobKey: string, limit: number): Promise<TickRecord[]>;
+  /**
+   * The record of one tick as stored (`t:<tick>`), or undefined: a plain read (no script), what a
+   * node that is not the job's owner reads before it claims a tick the owner has likely taken.
+   */
+  record(jobKey: string, tick: number): Promise<string | undefined>;
 }
 
 export type OverlapPolicyName = 'allow' | 'skip' | 'bufferOne' | 'cancelOther';

@@ -233,6 +233,10 @@ export class MemoryJobClaimStore implements JobClaimStore {
       .flatMap(([tick, raw]) => parseTickRecord(tick, raw) ?? []);
   }
 
+  async record(jobKey: string, tick: number): Promise<string | undefined> {
+    return this.jobs.get(jobKey)?.ticks.get(tick);
+  }
+
   private job(key: string): JobClaims {
     let job = this.jobs.get(key);
     if (!job) {

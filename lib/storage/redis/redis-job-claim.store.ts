@@ -1,5 +1,6 @@
-// Job claims on Redis: each call is one script run on the two keys of one job (one hash slot);
-// the rules live in `lua/claim-2.lua`, `confirm-2.lua`, `give-back-2.lua` and the run scripts.
+// Job claims on Redis: each call is one script run on the two keys of one job (one hash slot), but
+// for `record`, a plain HGET; the rules live in `lua/claim-2.lua`, `confirm-2.lua`,
+// `give-back-2.lua` and the run scripts.
 import type {
   ClaimRequest,
   ClaimResult,
@@ -88,5 +89,9 @@ export class RedisJobClaimStore implements JobClaimStore {
 
   async recent(jobKey: string, limit: number): Promise<TickRecord[]> {
     return decodeRecentClaims(await recentClaimsScript.list(this.client, jobKeys(jobKey), [limit]));
+  }
+
+  async record(jobKey: string, tick: number): Promise<string | undefined> {
+    return (await this.client.hget(jobKeys(jobKey)[0], `t:${tick}`)) ?? undefined;
   }
 }
