@@ -5,7 +5,7 @@
 // the claim round trips per tick. Then owner SIGKILL -> the next tick of its jobs on another node,
 // and Redis CPU per claimed tick against a minimal hand-written claim (bench/lib/claim-load.mjs).
 import { Redis } from 'ioredis';
-import { claimLoad } from './lib/claim-load.mjs';
+import { claimLoad, confirmLatency } from './lib/claim-load.mjs';
 import { startJobNode } from './lib/job-nodes.mjs';
 import { scriptNames } from './lib/library.mjs';
 import { sleep, summarize, waitFor } from './lib/stats.mjs';
@@ -190,10 +190,12 @@ export async function run({ redisUrl, quick, log }) {
       note: `p99 column: the slowest; ${kill.jobs} jobs owned by the killed node, ${kill.checked} ticks around the kill: ${kill.missed} missed, ${kill.doubled} run twice`,
     });
   }
+  const cpu3 = {};
   for (const nodes of [1, 3]) {
     const load = { redisUrl, admin, nodes, jobCount: 200, seconds: quick ? 3 : 6 };
     const library = await claimLoad({ ...load, design: 'library', prefix: `cpu-lib-${nodes}` });
     const minimal = await claimLoad({ ...load, design: 'minimal', prefix: `cpu-min-${nodes}` });
+    if (nodes === 3) cpu3.library = library.cpuPerClaim;
     log(
       `Redis CPU per claimed tick, ${nodes} node(s): library ${JSON.stringify(library)}; minimal ${JSON.stringify(minimal)}`,
     );
@@ -226,6 +228,45 @@ export async function run({ redisUrl, quick, log }) {
       },
     );
   }
+  // The confirm: Redis CPU with and without it (3 nodes), and what it adds to the start path.
+  const noConfirm = await claimLoad({
+    redisUrl,
+    admin,
+    nodes: 3,
+    jobCount: 200,
+    seconds: quick ? 3 : 6,
+    design: 'unconfirmed',
+    prefix: 'cpu-unconfirmed',
+  });
+  const latency = await confirmLatency({ redisUrl, prefix: 'latency', count: quick ? 300 : 1000 });
+  const claimOnly = summarize(latency.claim);
+  const confirmed = summarize(latency.confirmed);
+  log(
+    `without confirm ${JSON.stringify(noConfirm)}; claim ${JSON.stringify(claimOnly)}, claim + confirm ${JSON.stringify(confirmed)}`,
+  );
+  rows.push(
+    {
+      case: '3 nodes, 2000 claimed ticks/s: Redis CPU per claimed tick, library with grants final at once (no confirm)',
+      unit: 'us',
+      median: noConfirm.cpuPerClaim,
+      note: `the confirm's share: ${(cpu3.library - noConfirm.cpuPerClaim).toFixed(1)} µs per claimed tick in this run`,
+    },
+    {
+      case: 'one job, claims one after another: send to a grant that may run, claim alone',
+      unit: 'ms',
+      median: claimOnly.median,
+      p99: claimOnly.p99,
+      n: claimOnly.n,
+    },
+    {
+      case: 'one job, claims one after another: send to a grant that may run, claim + confirm (pool > 1 node)',
+      unit: 'ms',
+      median: confirmed.median,
+      p99: confirmed.p99,
+      n: confirmed.n,
+      note: `the confirm adds ${(confirmed.median - claimOnly.median).toFixed(3)} ms at the median (one round trip)`,
+    },
+  );
   admin.disconnect();
   return { rows };
 }

@@ -6,7 +6,7 @@
 // library's nodes do (`confirm-2.lua`).
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
-import { createClaimStore, jobKeyOf } from './library.mjs';
+import { createClaimStore, jobKeyOf, nonOwnerClaim } from './library.mjs';
 import { commandStats, serverCpu } from './redis.mjs';
 import { sleep } from './stats.mjs';
 
@@ -36,9 +36,12 @@ function request(job, tick, nodeId, n, confirm) {
 }
 
 const designs = {
-  /** One claim per node and tick; the winner confirms when it has peers. */
-  async library({ stores, nodeIds, jobs, tick, n }) {
-    const confirm = stores.length > 1;
+  /**
+   * The owner's claim, confirmed when it has peers; the others read the record first (and find
+   * the tick held, after the owner's confirm).
+   */
+  async library({ stores, nodeIds, jobs, tick, n, sent, confirm = stores.length > 1 }) {
+    sent.n += jobs.length * (confirm ? 2 : 1);
     const owner = await Promise.all(
       jobs.map((job) => stores[0].claim(request(job, tick, nodeIds[0], n, confirm))),
     );
@@ -50,30 +53,38 @@ const designs = {
         confirmations.push(stores[0].confirm({ jobKey: jobs[j], nodeId: nodeIds[0], grants }));
       }
     });
-    await Promise.all([
-      ...confirmations,
-      ...stores
+    // The others claim a grace after the owner (125 ms for a 1 s cron), by when it confirmed.
+    await Promise.all(confirmations);
+    await Promise.all(
+      stores
         .slice(1)
         .flatMap((store, i) =>
-          jobs.map((job) => store.claim(request(job, tick, nodeIds[i + 1], n, confirm))),
+          jobs.map((job) =>
+            nonOwnerClaim(store, request(job, tick, nodeIds[i + 1], n, confirm), sent),
+          ),
         ),
-    ]);
+    );
     return jobs.length;
   },
+  /** As `library`, with the owner's grant final at once (no confirm): what the confirm costs. */
+  async unconfirmed(context) {
+    return designs.library({ ...context, confirm: false });
+  },
   /** SET NX PX by every node; INCR of the job's token by the one that got it. */
-  async minimal({ clients, nodeIds, jobs, tick }) {
+  async minimal({ clients, nodeIds, jobs, tick, sent }) {
+    sent.n += jobs.length * (clients.length + 1);
     const px = Math.round(RETENTION_TICKS * TICK_MS);
     const set = (client, job, node) => client.set(`${job}:${tick}`, node, 'PX', px, 'NX');
     const owner = await Promise.all(jobs.map((job) => set(clients[0], job, nodeIds[0])));
-    await Promise.all([
-      ...owner.map((ok, j) => {
+    await Promise.all(
+      owner.map((ok, j) => {
         if (ok !== 'OK') throw new Error('minimal claim refused');
         return clients[0].incr(`${jobs[j]}:token`);
       }),
-      ...clients
-        .slice(1)
-        .flatMap((client, i) => jobs.map((job) => set(client, job, nodeIds[i + 1]))),
-    ]);
+    );
+    await Promise.all(
+      clients.slice(1).flatMap((client, i) => jobs.map((job) => set(client, job, nodeIds[i + 1]))),
+    );
     return jobs.length;
   },
 };
@@ -89,10 +100,12 @@ export async function claimLoad({ redisUrl, admin, design, nodes, jobCount, seco
   const stores = clients.map((client) => createClaimStore(client));
   const nodeIds = clients.map((_, i) => `sim-${i}`);
   const jobs = Array.from({ length: jobCount }, (_, j) =>
-    design === 'library' ? jobKeyOf(prefix, 'pool', `job-${j}`) : `${prefix}:job-${j}`,
+    design === 'minimal' ? `${prefix}:job-${j}` : jobKeyOf(prefix, 'pool', `job-${j}`),
   );
   let n = 0;
-  const round = async (tick) => designs[design]({ stores, clients, nodeIds, jobs, tick, n: ++n });
+  const sent = { n: 0 };
+  const round = async (tick) =>
+    designs[design]({ stores, clients, nodeIds, jobs, tick, n: ++n, sent });
   // Warm-up: records up to the retention, so that each claim trims one, as in the steady state.
   const start = Math.floor(Date.now() / TICK_MS) * TICK_MS;
   let tick = start;
@@ -104,6 +117,7 @@ export async function claimLoad({ redisUrl, admin, design, nodes, jobCount, seco
   await admin.config('RESETSTAT');
   const cpuBefore = await serverCpu(admin);
   let claimed = 0;
+  sent.n = 0;
   const until = performance.now() + seconds * 1000;
   while (performance.now() < until) {
     claimed += await round((tick += TICK_MS));
@@ -114,10 +128,7 @@ export async function claimLoad({ redisUrl, admin, design, nodes, jobCount, seco
     ([name]) => name !== 'info' && !name.startsWith('config'),
   );
   const usec = stats.reduce((sum, [, s]) => sum + s.usec, 0);
-  const roundTrips =
-    stats
-      .filter(([name]) => ['evalsha', 'eval', 'set', 'incr'].includes(name))
-      .reduce((sum, [, s]) => sum + s.calls, 0) / claimed;
+  const roundTrips = sent.n / claimed;
   clients.forEach((c) => c.disconnect());
   return {
     claimed,
@@ -128,4 +139,29 @@ export async function claimLoad({ redisUrl, admin, design, nodes, jobCount, seco
       stats.map(([name, s]) => [name, { calls: s.calls / claimed, usec: s.usec / claimed }]),
     ),
   };
+}
+
+/**
+ * What the confirm adds to the start path: one job, claims one after another on one connection
+ * (nothing else queued), the time from sending the claim to holding a grant that may run, without
+ * and with the confirm (ms, every claim a new tick).
+ */
+export async function confirmLatency({ redisUrl, prefix, count }) {
+  const client = new Redis(redisUrl);
+  const store = createClaimStore(client);
+  const job = jobKeyOf(prefix, 'pool', 'latency');
+  const samples = { claim: [], confirmed: [] };
+  let tick = Math.floor(Date.now()) - 2 * count;
+  for (let i = 0; i < 2 * count; i++) {
+    const confirm = i % 2 === 1;
+    const start = performance.now();
+    const result = await store.claim(request(job, (tick += 1), 'sim-0', i, confirm));
+    if (confirm) {
+      const grants = [{ tick: result.tick, token: result.token }];
+      await store.confirm({ jobKey: job, nodeId: 'sim-0', grants });
+    }
+    if (i >= 20) samples[confirm ? 'confirmed' : 'claim'].push(performance.now() - start);
+  }
+  client.disconnect();
+  return samples;
 }

@@ -13,6 +13,7 @@ import { RedisRegistryStore } from '../../dist/storage/redis/redis-registry.stor
 import { RedisJobClaimStore } from '../../dist/storage/redis/redis-job-claim.store.js';
 import { loadLua } from '../../dist/storage/redis/lua-scripts.js';
 import { LUA_SOURCES } from '../../dist/storage/redis/lua/lua-sources.generated.js';
+import { heldTick } from '../../dist/jobs/held-tick.js';
 
 /** The record a node writes to Redis (the library's canonical JSON). */
 export function recordOf(node) {
@@ -100,6 +101,18 @@ export async function scriptNames() {
 /** The library's job-claim store on `client` (claim, confirm, giveBack: one script each). */
 export function createClaimStore(client) {
   return new RedisJobClaimStore(client);
+}
+
+/**
+ * A claim as a node that is not the job's owner sends it: the tick's record read first (one HMGET), the
+ * claim script only when the record does not already refuse it. Resolves with the status.
+ */
+export async function nonOwnerClaim(store, request, sent = { n: 0 }) {
+  sent.n += 1;
+  const stored = await store.record(request.jobKey, request.tick);
+  if (heldTick(request.jobKey, request.tick, stored, request.retention, undefined)) return 'taken';
+  sent.n += 1;
+  return (await store.claim(request)).status;
 }
 
 /** The key of job `name` of pool `pool` under `prefix`, as a claim request names it. */

@@ -65,7 +65,9 @@ export class ServerClock {
    */
   latest(): number {
     const now = ServerClock.local();
-    return now + (Number.isFinite(this.upper) ? this.upper : (this.offset ?? performance.timeOrigin));
+    return (
+      now + (Number.isFinite(this.upper) ? this.upper : (this.offset ?? performance.timeOrigin))
+    );
   }
 
   get synced(): boolean {

@@ -63,8 +63,8 @@ export class TickClaimer {
   ): Promise<ClaimOutcome> {
     const { definition } = job;
     if (readFirst) {
-      const raw = await this.deps.claims.record(definition.key, tick);
-      const held = heldTick(definition.key, tick, raw, definition.retention, this.deps.signer);
+      const stored = await this.deps.claims.record(definition.key, tick);
+      const held = heldTick(definition.key, tick, stored, definition.retention, this.deps.signer);
       if (held) {
         this.noteReply(job, held);
         return { result: held, grants: [] };

@@ -24,10 +24,11 @@ export interface JobClaimStore {
   /** The newest tick records of a job (claimed, buffered or skipped by overlap), newest first. */
   recent(jobKey: string, limit: number): Promise<TickRecord[]>;
   /**
-   * The record of one tick as stored (`t:<tick>`), or undefined: a plain read (no script), what a
-   * node that is not the job's owner reads before it claims a tick the owner has likely taken.
+   * The record of one tick as stored (`t:<tick>`) and the job's retention: a plain read (no
+   * script), what a node that is not the job's owner reads before it claims a tick the owner has
+   * likely taken.
    */
-  record(jobKey: string, tick: number): Promise<string | undefined>;
+  record(jobKey: string, tick: number): Promise<StoredTick>;
 }
 
 export type OverlapPolicyName = 'allow' | 'skip' | 'bufferOne' | 'cancelOther';
@@ -128,6 +129,12 @@ export interface ClaimResult {
 }
 
 /** Confirms grants before their runs start (`JobClaimStore.confirm`). */
+/** A tick's record as stored, if any, and the job's retention (0: none kept yet). */
+export interface StoredTick {
+  record: string | undefined;
+  retention: number;
+}
+
 export interface ConfirmRequest {
   jobKey: string;
   nodeId: string;

@@ -11,6 +11,7 @@ import type {
   ReleaseRequest,
   ReleaseResult,
   RenewRequest,
+  StoredTick,
   TickRecord,
 } from '../job-claim-store.interface.js';
 import { parseTickRecord } from '../tick-record.js';
@@ -233,8 +234,9 @@ export class MemoryJobClaimStore implements JobClaimStore {
       .flatMap(([tick, raw]) => parseTickRecord(tick, raw) ?? []);
   }
 
-  async record(jobKey: string, tick: number): Promise<string | undefined> {
-    return this.jobs.get(jobKey)?.ticks.get(tick);
+  async record(jobKey: string, tick: number): Promise<StoredTick> {
+    const job = this.jobs.get(jobKey);
+    return { record: job?.ticks.get(tick), retention: job?.retention ?? 0 };
   }
 
   private job(key: string): JobClaims {

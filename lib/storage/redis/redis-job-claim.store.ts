@@ -1,5 +1,5 @@
 // Job claims on Redis: each call is one script run on the two keys of one job (one hash slot), but
-// for `record`, a plain HGET; the rules live in `lua/claim-2.lua`, `confirm-2.lua`,
+// for `record`, a plain HMGET; the rules live in `lua/claim-2.lua`, `confirm-2.lua`,
 // `give-back-2.lua` and the run scripts.
 import type {
   ClaimRequest,
@@ -11,6 +11,7 @@ import type {
   ReleaseRequest,
   ReleaseResult,
   RenewRequest,
+  StoredTick,
   TickRecord,
 } from '../job-claim-store.interface.js';
 import { jobKeys } from '../registry-keys.js';
@@ -91,7 +92,12 @@ export class RedisJobClaimStore implements JobClaimStore {
     return decodeRecentClaims(await recentClaimsScript.list(this.client, jobKeys(jobKey), [limit]));
   }
 
-  async record(jobKey: string, tick: number): Promise<string | undefined> {
-    return (await this.client.hget(jobKeys(jobKey)[0], `t:${tick}`)) ?? undefined;
+  async record(jobKey: string, tick: number): Promise<StoredTick> {
+    const [record, retention] = await this.client.hmget(
+      jobKeys(jobKey)[0],
+      `t:${tick}`,
+      'retention',
+    );
+    return { record: record ?? undefined, retention: Number(retention ?? 0) || 0 };
   }
 }
