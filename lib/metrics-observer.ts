@@ -19,6 +19,7 @@ const SKIP_REASONS: Record<keyof JobSkips, string> = {
   noLease: 'no_lease',
   stopping: 'stopping',
   clockSkew: 'clock_skew',
+  dataLoss: 'data_loss',
   missed: 'missed',
   duplicate: 'duplicate_firing',
 };

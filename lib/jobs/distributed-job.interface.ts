@@ -93,6 +93,12 @@ export interface JobSkips {
    */
   clockSkew: number;
   /**
+   * The tick could be claimed before Redis was found to have lost data (a claim found a lower
+   * fencing token than its node saw: a restore, a failover to a lagging replica): it may have
+   * run, its record lost with the rest, so no node runs it.
+   */
+  dataLoss: number;
+  /**
    * This node's timer never fired for the tick before its starting deadline (the event loop was
    * busy, the timer drifted past a window, cron skipped it): counted when the next firing comes.
    */
@@ -162,7 +168,7 @@ export interface JobRunRecord {
   /**
    * `claimed` ran (or runs); `granted`: claimed, not (yet) confirmed by its node, so not started
    * (a peer takes it over if it stays so); `buffered` waits for the running one; `overlap` was
-   * skipped.
+   * skipped; `lost`: refused, it could be claimed before Redis was found to have lost data.
    */
-  status: 'granted' | 'claimed' | 'buffered' | 'overlap';
+  status: 'granted' | 'claimed' | 'buffered' | 'overlap' | 'lost';
 }

@@ -11,6 +11,12 @@ export interface JobState {
   lastFired: number | undefined;
   /** The highest fencing token this node saw granted (the floor of the next tokens). */
   highestToken: number;
+  /**
+   * Redis time at which this node last found Redis holding a lower token than it saw (Redis lost
+   * data): ticks claimable before then may have run already, so it neither fails them over nor
+   * catches them up.
+   */
+  dataLostAt: number | undefined;
   /** Grants this node gave back without running them (lease, shutdown, deadline). */
   givenBack: number;
   /** A difference in tick-record retention with another replica was logged. */
@@ -36,6 +42,7 @@ export function newJobState(definition: JobDefinition): JobState {
     lastSeen: undefined,
     lastFired: undefined,
     highestToken: 0,
+    dataLostAt: undefined,
     givenBack: 0,
     warnedRetention: false,
     running: 0,
@@ -51,6 +58,7 @@ export function newJobState(definition: JobDefinition): JobState {
       noLease: 0,
       stopping: 0,
       clockSkew: 0,
+      dataLoss: 0,
       missed: 0,
       duplicate: 0,
     },

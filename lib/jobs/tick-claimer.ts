@@ -194,6 +194,9 @@ export class TickClaimer {
   /** The token floor, and what a reply says of the job's state that the logs should say too. */
   private noteReply(job: JobState, result: ClaimResult): void {
     const { definition } = job;
+    if (result.dataLostAt !== undefined) {
+      job.dataLostAt = Math.max(job.dataLostAt ?? -Infinity, result.dataLostAt);
+    }
     if (result.status === 'claimed') {
       job.highestToken = Math.max(
         job.highestToken,
@@ -237,8 +240,16 @@ export class TickClaimer {
           definition.catchupWindow,
         signature: this.sign(definition.key, missed),
       }))
-      .filter((candidate) => candidate.notAfter >= serverNow);
+      .filter((candidate) => candidate.notAfter >= serverNow && !mayHaveRun(job, candidate.tick));
     if (ticks.length === 0) return undefined;
     return { window: definition.catchupWindow, ticks };
   }
+}
+
+/**
+ * Whether `tick` may have run although Redis has no record of it: it could be claimed before
+ * this node found that Redis lost data (its record may have been lost with the rest).
+ */
+export function mayHaveRun(job: JobState, tick: number): boolean {
+  return job.dataLostAt !== undefined && job.definition.notBeforeOf(tick) <= job.dataLostAt;
 }

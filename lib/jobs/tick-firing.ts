@@ -29,6 +29,7 @@ export interface TickFiringDeps {
 export class TickFiring {
   private readonly logger = new Logger('DistributedJobs');
   private readonly clockWarnings = new WeakMap<JobState, ThrottledWarning>();
+  private readonly lossWarning = new ThrottledWarning(this.logger, 60_000);
 
   constructor(private readonly deps: TickFiringDeps) {}
 
@@ -111,14 +112,19 @@ export class TickFiring {
       return skip(job, 'redisError');
     }
     const claim = outcome.result;
-    if (claim.status !== 'late' && claim.status !== 'early') sawTick(job, tick);
+    if (claim.status !== 'late' && claim.status !== 'early' && claim.status !== 'lost') {
+      sawTick(job, tick);
+    }
     switch (claim.status) {
       case 'taken':
+        if (claim.takenAs === 'lost') return this.dataLoss(job, tick);
         return skip(job, claim.takenAs === 'overlap' ? 'overlap' : 'claimedElsewhere');
       case 'late':
         return skip(job, 'deadline');
       case 'early':
         return skip(job, 'clockSkew');
+      case 'lost':
+        return this.dataLoss(job, tick);
       case 'overlap':
         return skip(job, 'overlap');
       case 'buffered':
@@ -145,6 +151,13 @@ export class TickFiring {
       // A grant not started was given back, with its marker.
       if (marker !== undefined && started) runner.release(job, marker, call);
     }
+  }
+
+  private dataLoss(job: JobState, tick: number): undefined {
+    this.lossWarning.warn(
+      `Job ${job.definition.name}: Redis lost data (it holds a lower fencing token than this node saw: a restore, a failover to a lagging replica); tick ${tick} not run, it may have run before`,
+    );
+    return skip(job, 'dataLoss');
   }
 
   /**

@@ -65,7 +65,11 @@ export interface ClaimRequest {
   overlap: OverlapPolicyName;
   /** Lifetime of the run marker (ms) when `overlap` is not `allow`; renewed while the run goes on. */
   runLease: number;
-  /** The highest fencing token this node has seen for the job: new tokens are above it. */
+  /**
+   * The highest fencing token this node has seen for the job: new tokens are above it. A store
+   * holding a lower token lost data: from then on (`dataLostAt`), a tick claimable before that
+   * moment and without a record is refused (`lost`, and recorded so), and none is caught up.
+   */
   tokenFloor?: number;
   /**
    * The grant must be confirmed (`JobClaimStore.confirm`) before its run starts; until then a
@@ -88,12 +92,13 @@ export interface ClaimRequest {
   };
 }
 
-export type ClaimStatus = 'claimed' | 'taken' | 'late' | 'early' | 'overlap' | 'buffered';
+export type ClaimStatus = 'claimed' | 'taken' | 'late' | 'early' | 'lost' | 'overlap' | 'buffered';
 
 export interface ClaimResult {
   /**
    * `claimed`: run `tick` with `token`; `taken`: another claim holds the tick; `late`: past its
-   * starting deadline; `early`: before its clock tolerance; `overlap`: skipped, a run is in
+   * starting deadline; `early`: before its clock tolerance; `lost`: claimable before the store
+   * was found to have lost data (it may have run, its record lost); `overlap`: skipped, a run is in
    * progress; `buffered`: waits for that run.
    */
   status: ClaimStatus;
@@ -126,6 +131,8 @@ export interface ClaimResult {
   /** The stored token was too far ahead to be genuine, or the run marker named no claim of it. */
   forgedToken: boolean;
   forgedMarker: boolean;
+  /** When the store was found to have lost data (a claim's floor above its token), if ever. */
+  dataLostAt: number | undefined;
 }
 
 /** Confirms grants before their runs start (`JobClaimStore.confirm`). */
@@ -189,8 +196,11 @@ export interface ReleaseResult {
 /** One tick's record in Redis. */
 export interface TickRecord {
   tick: number;
-  /** `granted`: claimed, its run not yet confirmed by its node. */
-  status: 'granted' | 'claimed' | 'buffered' | 'overlap';
+  /**
+   * `granted`: claimed, its run not yet confirmed by its node; `lost`: refused because the store
+   * lost data before it (it may have run).
+   */
+  status: 'granted' | 'claimed' | 'buffered' | 'overlap' | 'lost';
   token: number;
   nodeId: string;
   /** Redis time (ms) of the record (for a claim: when it was granted). */

@@ -4,7 +4,7 @@ import type { TickRecord } from './job-claim-store.interface.js';
 
 /** Parses a `t:<tick>` record of the job hash; undefined for anything else. */
 export function parseTickRecord(tick: number, record: string): TickRecord | undefined {
-  const match = /^(granted|claimed|buffered|overlap) (\d+) (\S+) (\d+)/.exec(record);
+  const match = /^(granted|claimed|buffered|overlap|lost) (\d+) (\S+) (\d+)/.exec(record);
   if (!match || !Number.isFinite(tick)) return undefined;
   return {
     tick,

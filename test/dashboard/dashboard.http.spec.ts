@@ -205,6 +205,7 @@ describe('live cluster page over HTTP', () => {
       noLease: 0,
       stopping: 0,
       clockSkew: 0,
+      dataLoss: 0,
       missed: 0,
       duplicate: 0,
     });

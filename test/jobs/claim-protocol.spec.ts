@@ -358,13 +358,16 @@ function claimProtocol(
     });
 
     it('tokens stay above the floor a claimer sends, even when the job key was lost', async () => {
-      const { base, claim } = await freshJob();
-      const floor = (await now()) + 10_000; // as if granted on a Redis whose clock ran ahead
-      const token = (await claim(base, 'a', { tokenFloor: floor })).token;
-      expect(token).toBe(floor + 1);
-      const fresh = await freshJob(); // a job key with nothing in it: the data was lost
-      const after = await fresh.claim(fresh.base, 'b', { tokenFloor: token });
-      expect(after.token).toBeGreaterThan(token);
+      const { claim } = await freshJob();
+      // An empty key (its data lost) and a floor from a Redis whose clock ran ahead; the ticks
+      // open after the loss is found (no notBefore: at their own time), so they are claimed.
+      const floor = (await now()) + 10_000;
+      const first = await claim((await now()) + 5 * P, 'a', { tokenFloor: floor });
+      expect(first).toMatchObject({ status: 'claimed', token: floor + 1 });
+      const fresh = await freshJob();
+      const after = await fresh.claim((await now()) + 6 * P, 'b', { tokenFloor: first.token });
+      expect(after.status).toBe('claimed');
+      expect(after.token).toBeGreaterThan(first.token);
     });
 
     it('keeps records for the longest retention any claimer asked for (mixed settings)', async () => {
@@ -388,6 +391,31 @@ function claimProtocol(
         },
       });
       expect(result.catchup.map((c) => c.tick)).toEqual([base + 2 * P]);
+    });
+
+    it('after a claim finds a lower token than its node saw (data lost), ticks claimable before then run nowhere', async () => {
+      const { base, claim } = await freshJob();
+      const first = await claim(base);
+      const floor = first.token + 1000;
+      // Redis holds a token below one this node saw: the records of ticks that ran may be gone.
+      const finder = await claim(base + P, 'a', { tokenFloor: floor });
+      expect(finder.status).toBe('lost');
+      expect(finder.dataLostAt).toBeGreaterThan(0);
+      // Every node, with or without a floor, finds it held as lost, or refused the same way.
+      expect(await claim(base + P, 'b')).toMatchObject({ status: 'taken', takenAs: 'lost' });
+      expect((await claim(base + 2 * P, 'b')).status).toBe('lost');
+      // A tick that opens after the loss was found is claimed, above the floor, catching nothing
+      // up from before the loss.
+      const later = await claim((await now()) + 5 * P, 'b', {
+        catchup: {
+          window: 60_000,
+          ticks: [{ tick: base + 3 * P, notAfter: (await now()) + 60_000, signature: '' }],
+        },
+      });
+      expect(later.status).toBe('claimed');
+      expect(later.token).toBeGreaterThan(floor);
+      expect(later.catchup).toEqual([]);
+      expect(later.dataLostAt).toBe(finder.dataLostAt);
     });
 
     it('overrides a record without a signature, exactly the one it names', async () => {

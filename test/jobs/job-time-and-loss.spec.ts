@@ -273,6 +273,8 @@ describe('job guarantees when clocks step, data is lost and links fail', () => {
   it('shutdown racing a claim: nothing runs on the node after its close began; the tick runs once elsewhere', async () => {
     const { x, y } = await ownerBehindProxy('drained');
     proxy!.downMs = 300; // the owner's claim is granted at once, its reply comes 300 ms later
+    // Past the second whose claim may have gone out before the delay, then into the next one.
+    await untilSecond(500);
     await untilSecond(100);
     const tick = Math.floor(Date.now() / 1000) * 1000;
     x.signal('SIGTERM'); // while the claim of `tick` is on its way back

@@ -197,6 +197,7 @@ describe('OpenTelemetry metrics', () => {
         'no_lease',
         'stopping',
         'clock_skew',
+        'data_loss',
         'missed',
         'duplicate_firing',
       ]),

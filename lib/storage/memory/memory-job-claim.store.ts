@@ -42,6 +42,13 @@ export class MemoryJobClaimStore implements JobClaimStore {
     const first: TickRecord['status'] = request.confirm ? 'granted' : 'claimed';
     let forgedToken = false;
     let forgedMarker = false;
+    // A token below one the claimer saw means the store lost data: ticks claimable before now
+    // may have run, their records lost with the rest.
+    if ((request.tokenFloor ?? 0) > job.token) {
+      job.lostAt = now;
+      job.token = request.tokenFloor!;
+    }
+    const { lostAt } = job;
     let tookOver: string | undefined;
     job.retention = Math.max(job.retention, request.retention);
     const retention = job.retention;
@@ -61,6 +68,7 @@ export class MemoryJobClaimStore implements JobClaimStore {
       retention,
       forgedToken,
       forgedMarker,
+      dataLostAt: lostAt,
       ...extra,
     });
     const next = () => {
@@ -101,6 +109,10 @@ export class MemoryJobClaimStore implements JobClaimStore {
     }
     if (now > request.notAfter) return result('late');
     if (request.notBefore && now < request.notBefore) return result('early');
+    if (lostAt !== undefined && (request.notBefore || tick) <= lostAt) {
+      put('lost', tick, 0, signature);
+      return result('lost');
+    }
     if (request.cooldown) {
       // The newest record of the job (by tick) holds it while younger than the cooldown.
       const newestTick = Math.max(-Infinity, ...job.ticks.keys());
@@ -170,6 +182,7 @@ export class MemoryJobClaimStore implements JobClaimStore {
       for (const candidate of request.catchup.ticks) {
         if (previous === -Infinity || candidate.tick < since || candidate.tick >= tick) continue;
         if (now > candidate.notAfter || job.ticks.has(candidate.tick)) continue;
+        if (lostAt !== undefined && candidate.tick <= lostAt) continue;
         const token = next();
         put(first, candidate.tick, token, candidate.signature);
         catchup.push({ tick: candidate.tick, token });

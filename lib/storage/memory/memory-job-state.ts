@@ -13,6 +13,8 @@ export interface JobClaims {
   run: { token: number; tick: number; until: number } | undefined;
   buffered: number | undefined;
   retention: number;
+  /** When a claim found the store holding a lower token than it saw (data lost), if ever. */
+  lostAt?: number;
 }
 
 export interface Parsed {

@@ -11,7 +11,7 @@ import type { ScriptReply } from './redis-script.js';
 
 /**
  * {status, tick, token, holder, signature, now, cancelled, taken as, took over, retention, flags,
- * marker tick, record, caught tick, token...}
+ * marker tick, record, data lost at, caught tick, token...}
  */
 export function decodeClaim(reply: ScriptReply): ClaimResult {
   const [
@@ -28,6 +28,7 @@ export function decodeClaim(reply: ScriptReply): ClaimResult {
     flags,
     markerTick,
     record,
+    lostAt,
     ...caught
   ] = reply;
   const catchup: ClaimResult['catchup'] = [];
@@ -51,6 +52,7 @@ export function decodeClaim(reply: ScriptReply): ClaimResult {
     retention: Number(retention),
     forgedToken: flagged.includes('forgedToken'),
     forgedMarker: flagged.includes('forgedMarker'),
+    dataLostAt: lostAt ? Number(lostAt) : undefined,
   };
 }
 

@@ -4,6 +4,10 @@
 -- tick, and before `notBefore` (a clock too far ahead). A grant that needs confirming (`granted`)
 -- is taken over by a later claim once it is `takeoverAfter` old unconfirmed: its claimer never
 -- got the reply, or got it too late, and will not run it (confirm-2.lua refuses it then).
+-- Redis holding a lower token than the claimer saw means it lost data (a restore, a failover to a
+-- lagging replica): the records of ticks that ran may be gone. The time it was found (`lostAt`) is
+-- kept: a tick claimable before then, with no record, is refused and recorded `lost` (it may have
+-- run), and no catch-up candidate before then is claimed. Ticks may be missed, never doubled.
 -- Records older than the job's retention (the largest any claimer asked for) are dropped as claims
 -- come; by then every claim of them is refused by the deadline anyway.
 -- KEYS: 1 job hash, 2 job ticks
@@ -14,8 +18,8 @@
 --   ('' = none), 17.. catch-up candidates as tick, notAfter, signature triples (oldest first)
 -- Returns: {status, tick to run, token, holder, signature, now, cancelled token, status of the
 --   record that took the tick, node whose grant was taken over, the job's retention, flags
---   ('forgedToken', 'forgedMarker' joined by ','), marker tick, the holding record as stored,
---   caught up tick, token pairs...}
+--   ('forgedToken', 'forgedMarker' joined by ','), marker tick, the holding record as stored, when
+--   Redis was found to have lost data ('' never), caught up tick, token pairs...}
 --@include "tick-record"
 --@include "fencing-token"
 --@include "run-marker"
@@ -27,6 +31,11 @@ if ARGV[11] == '1' then status0 = 'granted' end
 local takeoverAfter, overriding, overridden = tonumber(ARGV[12]) or 0, ARGV[13], ARGV[14]
 local cooldown = tonumber(ARGV[15]) or 0
 local flags, tookOver, markerTick, raw = {}, '', '', ''
+local lostAt = tonumber(redis.call('HGET', HASH, 'lostAt') or '')
+if (tonumber(floor) or 0) > (tonumber(redis.call('HGET', HASH, 'token') or '0') or 0) then
+  lostAt = now
+  redis.call('HSET', HASH, 'lostAt', ms(now), 'token', floor)
+end
 
 -- The job's retention: the largest any claimer has used, so that a replica with a shorter one
 -- (a rolling deploy with other settings) cannot drop what another may still claim.
@@ -38,7 +47,7 @@ elseif retention > kept then redis.call('HSET', HASH, 'retention', ms(retention)
 local function reply(status, runTick, token, holder, signature, cancelled, taken, caught)
   if forgedToken then flags[#flags + 1] = 'forgedToken' end
   local result = {status, runTick, token, holder, signature, now, cancelled or '', taken or '',
-    tookOver, ms(retention), table.concat(flags, ','), markerTick, raw}
+    tookOver, ms(retention), table.concat(flags, ','), markerTick, raw, lostAt and ms(lostAt) or ''}
   for _, value in ipairs(caught or {}) do result[#result + 1] = value end
   return result
 end
@@ -61,6 +70,13 @@ if existing then
 end
 if now > notAfter then return reply('late', tick, '0', '', '') end
 if notBefore > 0 and now < notBefore then return reply('early', tick, '0', '', '') end
+local opens = notBefore > 0 and notBefore or tonumber(tick)
+if lostAt and opens <= lostAt then
+  -- Claimable before Redis was found to have lost data: it may have run, its record lost with the
+  -- rest. Recorded as lost, so that no claim of any node runs it.
+  put('lost', tick, '0', node, sig, request)
+  return reply('lost', tick, '0', '', '')
+end
 if cooldown > 0 then
   -- A @Timeout job: the newest record holds the job while it is younger than the cooldown.
   local newest = redis.call('ZREVRANGE', TICKS, 0, 0)[1]
@@ -114,6 +130,7 @@ if ARGV[16] ~= '' and runTick == tick then
   for i = 17, #ARGV - 2, 3 do
     local candidate = tonumber(ARGV[i])
     if previous and candidate >= since and candidate < tonumber(tick)
+      and not (lostAt and candidate <= lostAt)
       and now <= tonumber(ARGV[i + 1])
       and redis.call('HEXISTS', HASH, 't:' .. ARGV[i]) == 0 then
       local token = nextToken(floor)

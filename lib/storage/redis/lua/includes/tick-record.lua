@@ -1,6 +1,6 @@
 -- A tick's record in the job hash: `t:<tick>` = '<status> <token> <node> <at> <signature>
 -- <request>', status granted (claimed, its run not yet confirmed by the claimer) | claimed |
--- buffered | overlap, `at` the Redis time it was written, `request` the claim's id.
+-- buffered | overlap | lost (refused after a data loss), `at` the Redis time it was written, `request` the claim's id.
 --@include "job"
 local function parse(record)
   return string.match(record or '', '^(%a+) (%d+) (%S+) (%d+) ?(%S*) ?(%S*)$')
