@@ -110,7 +110,8 @@ export function createClaimStore(client) {
 export async function nonOwnerClaim(store, request, sent = { n: 0 }) {
   sent.n += 1;
   const stored = await store.record(request.jobKey, request.tick);
-  if (heldTick(request.jobKey, request.tick, stored, request.retention, undefined)) return 'taken';
+  const { jobKey, tick, retention, tokenFloor = 0 } = request;
+  if (heldTick(stored, { jobKey, tick, retention, tokenFloor, signer: undefined })) return 'taken';
   sent.n += 1;
   return (await store.claim(request)).status;
 }

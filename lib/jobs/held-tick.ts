@@ -7,21 +7,26 @@ import type { RecordSigner } from '../common/record-signer.js';
 import type { ClaimResult, StoredTick } from '../storage/job-claim-store.interface.js';
 import { parseTickRecord } from '../storage/tick-record.js';
 
+/** What the claim would have sent: the tick, and the claimer's retention, token floor and key. */
+export interface HeldTickQuery {
+  jobKey: string;
+  tick: number;
+  retention: number;
+  tokenFloor: number;
+  signer: RecordSigner | undefined;
+}
+
 /**
  * The answer `claim-2.lua` gives for a tick stored as `stored` ('taken', by a confirmed claim, a
- * buffered tick or an overlap skip, with the larger of the job's retention and this node's), or
- * undefined when only the claim can tell: an unconfirmed grant may be taken over, and a record a
- * signer does not verify is overridden.
+ * buffered tick, an overlap skip or a tick lost with Redis data, with the larger retention and
+ * the store's `lostAt`), or undefined when only the claim can tell: an unconfirmed grant may be
+ * taken over, a record a signer does not verify is overridden, and a token floor above the
+ * stored token means Redis lost data, which the claim records.
  */
-export function heldTick(
-  jobKey: string,
-  tick: number,
-  stored: StoredTick,
-  retention: number,
-  signer: RecordSigner | undefined,
-): ClaimResult | undefined {
+export function heldTick(stored: StoredTick, query: HeldTickQuery): ClaimResult | undefined {
+  const { jobKey, tick, signer } = query;
   const raw = stored.record;
-  if (raw === undefined) return undefined;
+  if (raw === undefined || query.tokenFloor > stored.token) return undefined;
   const record = parseTickRecord(tick, raw);
   if (!record || record.status === 'granted') return undefined;
   const signature = raw.split(' ')[4] ?? '';
@@ -39,8 +44,9 @@ export function heldTick(
     cancelled: undefined,
     takenAs: record.status,
     tookOver: undefined,
-    retention: Math.max(retention, stored.retention),
+    retention: Math.max(query.retention, stored.retention),
     forgedToken: false,
     forgedMarker: false,
+    dataLostAt: stored.lostAt,
   };
 }

@@ -63,8 +63,13 @@ export class TickClaimer {
   ): Promise<ClaimOutcome> {
     const { definition } = job;
     if (readFirst) {
-      const stored = await this.deps.claims.record(definition.key, tick);
-      const held = heldTick(definition.key, tick, stored, definition.retention, this.deps.signer);
+      const held = heldTick(await this.deps.claims.record(definition.key, tick), {
+        jobKey: definition.key,
+        tick,
+        retention: definition.retention,
+        tokenFloor: job.highestToken,
+        signer: this.deps.signer,
+      });
       if (held) {
         this.noteReply(job, held);
         return { result: held, grants: [] };

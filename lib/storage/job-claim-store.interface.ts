@@ -24,9 +24,9 @@ export interface JobClaimStore {
   /** The newest tick records of a job (claimed, buffered or skipped by overlap), newest first. */
   recent(jobKey: string, limit: number): Promise<TickRecord[]>;
   /**
-   * The record of one tick as stored (`t:<tick>`) and the job's retention: a plain read (no
-   * script), what a node that is not the job's owner reads before it claims a tick the owner has
-   * likely taken.
+   * The record of one tick as stored (`t:<tick>`), with the job's retention, token and `lostAt`: a
+   * plain read (no script), what a node that is not the job's owner reads before it claims a tick
+   * the owner has likely taken.
    */
   record(jobKey: string, tick: number): Promise<StoredTick>;
 }
@@ -136,10 +136,15 @@ export interface ClaimResult {
 }
 
 /** Confirms grants before their runs start (`JobClaimStore.confirm`). */
-/** A tick's record as stored, if any, and the job's retention (0: none kept yet). */
+/** A tick's record as stored, if any, with what a claim reads of the job before it. */
 export interface StoredTick {
   record: string | undefined;
+  /** The job's retention (0: none kept yet). */
   retention: number;
+  /** The job's stored fencing token (0: none). */
+  token: number;
+  /** When the store was found to have lost data, if ever. */
+  lostAt: number | undefined;
 }
 
 export interface ConfirmRequest {

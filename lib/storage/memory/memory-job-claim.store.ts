@@ -249,7 +249,12 @@ export class MemoryJobClaimStore implements JobClaimStore {
 
   async record(jobKey: string, tick: number): Promise<StoredTick> {
     const job = this.jobs.get(jobKey);
-    return { record: job?.ticks.get(tick), retention: job?.retention ?? 0 };
+    return {
+      record: job?.ticks.get(tick),
+      retention: job?.retention ?? 0,
+      token: job?.token ?? 0,
+      lostAt: job?.lostAt,
+    };
   }
 
   private job(key: string): JobClaims {

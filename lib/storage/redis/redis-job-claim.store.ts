@@ -93,11 +93,18 @@ export class RedisJobClaimStore implements JobClaimStore {
   }
 
   async record(jobKey: string, tick: number): Promise<StoredTick> {
-    const [record, retention] = await this.client.hmget(
+    const [record, retention, token, lostAt] = await this.client.hmget(
       jobKeys(jobKey)[0],
       `t:${tick}`,
       'retention',
+      'token',
+      'lostAt',
     );
-    return { record: record ?? undefined, retention: Number(retention ?? 0) || 0 };
+    return {
+      record: record ?? undefined,
+      retention: Number(retention ?? 0) || 0,
+      token: Number(token ?? 0) || 0,
+      lostAt: lostAt ? Number(lostAt) : undefined,
+    };
   }
 }
