@@ -4,8 +4,13 @@
 // counts; anything else (no record, a grant still unconfirmed, garbage, a signature that does not
 // verify) goes to the claim, which decides.
 import type { RecordSigner } from '../common/record-signer.js';
-import type { ClaimResult, StoredTick } from '../storage/job-claim-store.interface.js';
+import type {
+  ClaimResult,
+  JobClaimStore,
+  StoredTick,
+} from '../storage/job-claim-store.interface.js';
 import { parseTickRecord } from '../storage/tick-record.js';
+import type { JobState } from './job-state.js';
 
 /** What the claim would have sent: the tick, and the claimer's retention, token floor and key. */
 export interface HeldTickQuery {
@@ -49,4 +54,16 @@ export function heldTick(stored: StoredTick, query: HeldTickQuery): ClaimResult 
     forgedMarker: false,
     dataLostAt: stored.lostAt,
   };
+}
+
+/** Reads `tick` of `job` from the store (one plain read) and tells whether a peer holds it. */
+export async function readHeldTick(
+  claims: JobClaimStore,
+  job: JobState,
+  tick: number,
+  signer: RecordSigner | undefined,
+): Promise<ClaimResult | undefined> {
+  const { key, retention } = job.definition;
+  const stored = await claims.record(key, tick);
+  return heldTick(stored, { jobKey: key, tick, retention, tokenFloor: job.highestToken, signer });
 }

@@ -14,7 +14,7 @@ import type {
 } from '../storage/job-claim-store.interface.js';
 import { MAX_CATCHUP } from './job-definition.js';
 import type { JobState } from './job-state.js';
-import { heldTick } from './held-tick.js';
+import { readHeldTick } from './held-tick.js';
 
 /** A tick granted to this node, and what its start is judged by (see JobRunner's gate). */
 export interface Grant {
@@ -63,13 +63,7 @@ export class TickClaimer {
   ): Promise<ClaimOutcome> {
     const { definition } = job;
     if (readFirst) {
-      const held = heldTick(await this.deps.claims.record(definition.key, tick), {
-        jobKey: definition.key,
-        tick,
-        retention: definition.retention,
-        tokenFloor: job.highestToken,
-        signer: this.deps.signer,
-      });
+      const held = await readHeldTick(this.deps.claims, job, tick, this.deps.signer);
       if (held) {
         this.noteReply(job, held);
         return { result: held, grants: [] };
