@@ -1,7 +1,8 @@
 // One node process of the job-path benchmark (bench/jobs.mjs): `jobs` distributed jobs and as many
 // plain @Cron jobs, all '* * * * * *', declared interleaved (d0, p0, d1, p1, ...) so that both kinds
 // fire in the same timer phase of the same process under the same load. Each method records when it
-// started against its tick (sub-millisecond wall clock); nothing is printed while it records.
+// started against its tick (sub-millisecond wall clock); nothing is printed while it records. Last,
+// one hand-written distributed cron (SET NX PX + INCR) as the floor of a claim in that instant.
 // Config: JOB_NODE_CONFIG (JSON: { discovery, jobs, profileSpans }). Commands on stdin, one a line:
 //   record   start recording start delays
 //   report   stop recording; print {event:'report', distributed, plain, plainLast, runs, ...}
@@ -12,6 +13,7 @@ import 'reflect-metadata';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { Injectable, Module } from '@nestjs/common';
+import { Redis } from 'ioredis';
 import { NestFactory } from '@nestjs/core';
 import { Cron, ScheduleModule } from '@nestjs/schedule';
 import {
@@ -37,6 +39,15 @@ const plainLast = new Map();
 /** Distributed runs while recording: job index, tick, start delay (flat triples). */
 const runs = [];
 const EVERY_SECOND = '* * * * * *';
+
+/**
+ * The hand-written distributed cron, declared after every other job (it fires when the instant's
+ * timers are done): `SET <job>:<tick> <node> NX PX`, then `INCR` of a token by the node that got
+ * it, on a connection of its own, and the run starts. Its start delay is the floor of any claim.
+ */
+const hand = [];
+const handClient = new Redis(config.discovery.redis);
+const HAND_KEY = `${config.discovery.keyPrefix}:hand`;
 
 class Jobs {}
 for (let i = 0; i < config.jobs; i++) {
@@ -70,6 +81,21 @@ for (let i = 0; i < config.jobs; i++) {
       );
     }
   }
+}
+Jobs.prototype.hand = async function () {
+  const tick = Math.floor(wallNow() / 1000) * 1000;
+  const won = await handClient.set(`${HAND_KEY}:${tick}`, nodeId, 'PX', 10_000, 'NX');
+  if (won !== 'OK') return;
+  await handClient.incr(`${HAND_KEY}:token`);
+  if (recording) hand.push(wallNow() - tick);
+};
+{
+  const descriptor = Object.getOwnPropertyDescriptor(Jobs.prototype, 'hand');
+  Object.defineProperty(
+    Jobs.prototype,
+    'hand',
+    Cron(EVERY_SECOND, { name: 'hand' })(Jobs.prototype, 'hand', descriptor) ?? descriptor,
+  );
 }
 Injectable()(Jobs);
 
@@ -131,13 +157,14 @@ createInterface({ input: process.stdin }).on('line', (line) => {
       distributed,
       plain,
       plainLast: [...plainLast.values()],
+      hand,
       runs,
       skipped,
       owned: after.owned,
       owners: after.owners,
       warnings,
     });
-    distributed.length = plain.length = runs.length = 0;
+    distributed.length = plain.length = runs.length = hand.length = 0;
     plainLast.clear();
   } else if (command === 'stream') {
     streaming = true;
