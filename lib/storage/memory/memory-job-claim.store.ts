@@ -14,8 +14,8 @@ import type {
   StoredTick,
   TickRecord,
 } from '../job-claim-store.interface.js';
-import { parseTickRecord } from '../tick-record.js';
 import { memoryNow } from './memory-clock.js';
+import { recentRecords, storedTick } from './memory-job-reads.js';
 import { activeRun, nextToken, parse, releaseRun, type JobClaims } from './memory-job-state.js';
 
 /**
@@ -241,20 +241,11 @@ export class MemoryJobClaimStore implements JobClaimStore {
   }
 
   async recent(jobKey: string, limit: number): Promise<TickRecord[]> {
-    return [...this.job(jobKey).ticks.entries()]
-      .sort(([a], [b]) => b - a)
-      .slice(0, limit)
-      .flatMap(([tick, raw]) => parseTickRecord(tick, raw) ?? []);
+    return recentRecords(this.job(jobKey), limit);
   }
 
   async record(jobKey: string, tick: number): Promise<StoredTick> {
-    const job = this.jobs.get(jobKey);
-    return {
-      record: job?.ticks.get(tick),
-      retention: job?.retention ?? 0,
-      token: job?.token ?? 0,
-      lostAt: job?.lostAt,
-    };
+    return storedTick(this.jobs.get(jobKey), tick);
   }
 
   private job(key: string): JobClaims {
