@@ -2,6 +2,7 @@
 // clock, telemetry, signer and the services) and the Nest hooks that start and stop them in order.
 import {
   BeforeApplicationShutdown,
+  type DynamicModule,
   Logger,
   Inject,
   Module,
@@ -10,15 +11,21 @@ import {
   OnModuleInit,
   Optional,
 } from '@nestjs/common';
-import { HttpAdapterHost, DiscoveryModule as NestDiscoveryModule } from '@nestjs/core';
+import {
+  HttpAdapterHost,
+  DiscoveryModule as NestDiscoveryModule,
+  DiscoveryService as NestDiscoveryService,
+} from '@nestjs/core';
 import { hostname } from 'node:os';
 import type { Subscription } from 'rxjs';
 import {
-  ASYNC_OPTIONS_TYPE,
   ConfigurableModuleClass,
-  OPTIONS_TYPE,
   RAW_DISCOVERY_OPTIONS,
+  type ASYNC_OPTIONS_TYPE,
+  type DiscoveryAsyncOptions,
+  type DiscoveryRootOptions,
 } from './discovery.module-definition.js';
+import { ClusterLog } from './cluster-log.js';
 import { RecordSigner } from './common/record-signer.js';
 import { ServerClock } from './common/server-clock.js';
 import {
@@ -34,6 +41,7 @@ import { RegistrySync } from './discovery/view/registry-sync.service.js';
 import { ServiceDiscovery } from './discovery/service-discovery.service.js';
 import { DistributedJobs } from './jobs/distributed-jobs.service.js';
 import { DistributedJobsExplorer } from './jobs/distributed-jobs.explorer.js';
+import { hasSchedulerModule, jobSetupWarnings } from './jobs/job-setup-warnings.js';
 import { DiscoveryHealthIndicator } from './health/discovery-health.indicator.js';
 import type { Telemetry } from './common/telemetry/telemetry.js';
 import { createTelemetry } from './common/telemetry/create-telemetry.js';
@@ -76,6 +84,7 @@ import type { RegistryStore } from './storage/registry-store.interface.js';
     DistributedJobsExplorer,
     DiscoveryHealthIndicator,
     MetricsObserver,
+    ClusterLog,
   ],
   exports: [
     ServiceDiscovery,
@@ -91,6 +100,7 @@ export class DiscoveryModule
 {
   private listening: Subscription | undefined;
 
+  /** @internal */
   constructor(
     @Inject(DISCOVERY_OPTIONS) private readonly options: ResolvedDiscoveryOptions,
     @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
@@ -98,25 +108,47 @@ export class DiscoveryModule
     private readonly discovery: ServiceDiscovery,
     private readonly jobs: DistributedJobs,
     private readonly explorer: DistributedJobsExplorer,
+    private readonly clusterLog: ClusterLog,
+    private readonly nest: NestDiscoveryService,
     @Optional() private readonly adapterHost?: HttpAdapterHost,
   ) {
     super();
   }
 
-  static override forRoot(options: typeof OPTIONS_TYPE = {}) {
+  /**
+   * Service discovery, the node pool and distributed jobs with these options (see
+   * {@link DiscoveryRootOptions}; every option is validated at startup and a bad one fails the app
+   * with an `InvalidOptionError` naming it). `redis` left out: the in-memory registry of this
+   * process only.
+   */
+  static override forRoot(options: DiscoveryRootOptions = {}): DynamicModule {
     return super.forRoot(options);
   }
 
-  static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE) {
-    return super.forRootAsync(options);
+  /**
+   * The same, with the options built by a factory, a class or an existing provider (see
+   * {@link DiscoveryAsyncOptions}), e.g. from `ConfigService`.
+   */
+  static override forRootAsync(options: DiscoveryAsyncOptions): DynamicModule {
+    return super.forRootAsync(options as typeof ASYNC_OPTIONS_TYPE);
   }
 
   async onModuleInit(): Promise<void> {
     await this.releaseOnFailure(() => this.explorer.explore());
+    const logger = new Logger('DistributedJobs');
+    const setup = {
+      jobs: this.jobs.list(),
+      hasScheduler: hasSchedulerModule(this.nest),
+      inMemory: this.store.kind === 'memory',
+    };
+    for (const warning of jobSetupWarnings(setup)) logger.warn(warning);
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.releaseOnFailure(() => this.membership.start());
+    await this.releaseOnFailure(async () => {
+      await this.membership.start();
+      await this.clusterLog.start();
+    });
     if (this.options.address === undefined && this.adapterHost) {
       // The app's own address is known only once it listens: publish it then.
       this.listening = this.adapterHost.listen$.subscribe(() => {
@@ -129,6 +161,7 @@ export class DiscoveryModule
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    await this.clusterLog.stop();
     this.membership.beginShutdown();
     this.listening?.unsubscribe();
     await this.jobs.drain();
@@ -147,6 +180,7 @@ export class DiscoveryModule
     try {
       await start();
     } catch (error) {
+      await this.clusterLog.stop();
       await this.membership.shutdown();
       await this.store.close();
       throw error;

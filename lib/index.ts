@@ -2,7 +2,11 @@
 // re-exported from where they live. Everything exported here is public (semver applies); anything
 // else is internal, and the tests and benchmarks that need it import it by path.
 export { DiscoveryModule } from './discovery.module.js';
-export type { DiscoveryOptionsFactory } from './discovery.module-definition.js';
+export type {
+  DiscoveryAsyncOptions,
+  DiscoveryOptionsFactory,
+  DiscoveryRootOptions,
+} from './discovery.module-definition.js';
 export { DISCOVERY_OPTIONS } from './discovery.constants.js';
 export type {
   BalanceMode,
@@ -19,6 +23,7 @@ export {
   InvalidArgumentError,
   InvalidOptionError,
   LeaseLostError,
+  NotRedisError,
   RegistryUnavailableError,
   RunCancelledError,
 } from './common/errors.js';
@@ -40,6 +45,7 @@ export type {
   CatchupMode,
   DistributedJobOptions,
   JobContext,
+  JobResult,
   JobRunRecord,
   JobSkips,
   JobStatus,

@@ -16,7 +16,8 @@ export class AppModule {
       module: AppModule,
       imports: [
         DiscoveryModule.forRoot({
-          redis: config.redisUrl, // undefined: in-memory registry, this process only
+          // No REDIS_URL: the in-memory registry (this process only), chosen explicitly.
+          redis: config.redisUrl ?? 'memory',
           nodeId: config.nodeId,
           serviceName: config.serviceName,
           services: [{ name: config.serviceName, version: config.serviceVersion }],

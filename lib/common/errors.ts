@@ -55,3 +55,21 @@ export class RegistryUnavailableError extends DiscoveryError {
     );
   }
 }
+
+/**
+ * What answered at the `redis` address does not speak the Redis protocol (a wrong port: an HTTP
+ * server, Postgres...). The start fails at once rather than waiting `startupTimeout` for it.
+ */
+export class NotRedisError extends RegistryUnavailableError {
+  constructor(address: string, waitedMs: number, lastError: string) {
+    super(address, waitedMs, lastError);
+    this.message =
+      `${address} is not a Redis server: it answered with bytes that are not the Redis protocol ` +
+      `(${lastError}). Check the host and port of the redis option`;
+  }
+}
+
+/** ioredis's parser errors (5: "Protocol error, got ...", 6: "Unknown RESP type ..."). */
+export function isProtocolError(message: string | undefined): boolean {
+  return message !== undefined && /Protocol error|Unknown RESP type/i.test(message);
+}

@@ -41,8 +41,11 @@ export class ServerClock {
     const roundTrip = receivedAt - sentAt;
     const estimate = serverTime - (sentAt + receivedAt) / 2;
     if (this.offset !== undefined) {
-      const early = sentAt + this.offset - STEP_MARGIN_MS - serverTime;
-      const late = serverTime - (receivedAt + this.offset + STEP_MARGIN_MS);
+      // The offset itself is known to half the round trip it came from (a slow first reply, with
+      // the scripts still loading, is off by up to that much): no step inside that.
+      const margin = STEP_MARGIN_MS + this.bestRoundTrip / 2;
+      const early = sentAt + this.offset - margin - serverTime;
+      const late = serverTime - (receivedAt + this.offset + margin);
       if (early > 0 || late > 0) {
         const step = estimate - this.offset;
         this.set(estimate, roundTrip, receivedAt);

@@ -23,9 +23,15 @@ import { versionMatcher } from './view/version-match.js';
 
 export type { LeaseStatus } from './membership/node-membership.service.js';
 
-/** Lookups answer from the in-process view; `fresh` reads Redis instead (one round trip). */
+/** How a lookup reads. */
 export interface LookupOptions {
+  /** Read Redis (one round trip) instead of the in-process view. Default `false`. */
   fresh?: boolean;
+  /**
+   * `findNodesByService`: compare `version` as an exact string, for labels that are not semver
+   * (`edge`, `2024-06-build-7`). Default `false`: `version` must be a semver version or range.
+   */
+  exactVersion?: boolean;
 }
 
 /**
@@ -36,6 +42,7 @@ export interface LookupOptions {
 export class ServiceDiscovery {
   readonly nodeId: string;
 
+  /** @internal Built by Nest's injector. */
   constructor(
     @Inject(DISCOVERY_OPTIONS) private readonly options: ResolvedDiscoveryOptions,
     @Inject(TELEMETRY) private readonly telemetry: Telemetry,
@@ -84,7 +91,11 @@ export class ServiceDiscovery {
     return this.sync.fresh.deadlines(serviceName);
   }
 
-  /** Nodes offering `serviceName`, optionally at an exact `version` or inside a semver range. */
+  /**
+   * Nodes offering `serviceName`, optionally at a semver `version` (`1.2.3`) or inside a semver
+   * range (`^1.2.0`, `>=2 <3`). A `version` that is neither throws `InvalidArgumentError` naming
+   * it, unless `options.exactVersion` asks for an exact string match (labels such as `edge`).
+   */
   async findNodesByService(
     serviceName: string,
     version?: string,
@@ -99,7 +110,7 @@ export class ServiceDiscovery {
         'version must be a non-empty string of at most 256 characters',
       );
     }
-    const matches = versionMatcher(version);
+    const matches = versionMatcher(version, options.exactVersion === true);
     if (!options.fresh) {
       await this.sync.cover(serviceName);
       return version === undefined
@@ -120,7 +131,10 @@ export class ServiceDiscovery {
     return !this.sync.view.scope.all && (await this.sync.fresh.node(nodeId)) !== undefined;
   }
 
-  /** The live nodes of a pool, from the view (no round trip); used by the node pool. */
+  /**
+   * The live nodes of a pool, from the view (no round trip); used by the node pool.
+   * @internal
+   */
   poolNodes(serviceName = this.options.serviceName): NodeInfo[] {
     return this.sync.view.pool(serviceName);
   }
@@ -153,11 +167,15 @@ export class ServiceDiscovery {
     return this.membership.lease.onLost(listener);
   }
 
-  /** Estimated Redis server time (ms): what ticks and deadlines are measured in. */
+  /**
+   * Estimated Redis server time (ms): what ticks and deadlines are measured in.
+   * @internal
+   */
   serverNow(): number {
     return this.membership.serverNow();
   }
 
+  /** This node's lease and heartbeat health, as the health indicator reports them. */
   leaseStatus(): LeaseStatus {
     return this.membership.leaseStatus();
   }

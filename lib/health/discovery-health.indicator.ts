@@ -19,6 +19,7 @@ import type { ResolvedDiscoveryOptions } from '../options/discovery-options.inte
 export class DiscoveryHealthIndicator {
   private indicators: HealthIndicatorService | undefined;
 
+  /** @internal Built by Nest's injector. */
   constructor(
     @Inject(DISCOVERY_OPTIONS) private readonly options: ResolvedDiscoveryOptions,
     private readonly membership: NodeMembership,

@@ -2,6 +2,7 @@
 // expression into a "first occurrence after" function; bad input and a missing package fail clearly.
 import { createRequire } from 'node:module';
 import { DiscoveryError, InvalidArgumentError } from '../common/errors.js';
+import { moduleRequire } from '../common/module-require.js';
 
 /** The first occurrence strictly after `after` (ms). The parser's answer, not yet checked. */
 export type NextOccurrence = (after: number) => number;
@@ -14,7 +15,7 @@ export interface CronSpec {
   utcOffset?: number;
 }
 
-/** The `cron` package is not installed where this library can load it. */
+/** The `cron` package (a dependency of this library) cannot be loaded: a broken install. */
 export class CronPackageMissingError extends DiscoveryError {}
 
 interface CronTimeLike {
@@ -37,18 +38,18 @@ let luxon: LuxonSettings | null | undefined;
 
 /**
  * `cron`'s CronTime: the same code that computes when @nestjs/schedule fires, so ticks and firings
- * agree (a peer dependency: one copy, shared with @nestjs/schedule).
+ * agree (a dependency in the range @nestjs/schedule pins, so package managers install one copy).
  */
 function cronTime(job: string): CronTimeClass {
   if (loaded) return loaded;
-  const require = createRequire(import.meta.url);
+  const require = moduleRequire;
   try {
     loaded = (require('cron') as { CronTime: CronTimeClass }).CronTime;
   } catch (error) {
     throw new CronPackageMissingError(
-      `Distributed job ${job} uses @Cron, and nestjs-redis-discovery needs the \`cron\` package ` +
-        `(the one @nestjs/schedule fires with) to tell its ticks, but could not load it ` +
-        `(${(error as Error).message?.split('\n')[0]}). Add it to your app: npm install cron@^4`,
+      `Distributed job ${job} uses @Cron, and nestjs-redis-discovery needs its \`cron\` dependency ` +
+        `(the package @nestjs/schedule fires with) to tell its ticks, but could not load it ` +
+        `(${(error as Error).message?.split('\n')[0]}). Reinstall, or add it to your app: npm install cron@^4`,
     );
   }
   if (typeof loaded !== 'function') {

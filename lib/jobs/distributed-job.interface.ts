@@ -49,6 +49,8 @@ export interface DistributedJobOptions {
 /** What a running job can read about its run: `getJobContext()` inside the method returns it. */
 export interface JobContext {
   jobName: string;
+  /** The node running it: this process's `nodeId` option (a random UUID by default). */
+  nodeId: string;
   /** The tick this run stands for (Redis time): a cron occurrence, or the start of an interval window. */
   tick: Date;
   /**
@@ -172,3 +174,11 @@ export interface JobRunRecord {
    */
   status: 'granted' | 'claimed' | 'buffered' | 'overlap' | 'lost';
 }
+
+/**
+ * What a `@DistributedJob()` method returns when called, whatever it was declared with: a promise
+ * of its result, or of `undefined` when this node did not run the tick (another node claimed it,
+ * the deadline passed, the lease was gone, shutdown). Declare methods with it so callers see that
+ * case: `async report(): JobResult<Report> { ... }`.
+ */
+export type JobResult<T> = Promise<T | undefined>;

@@ -35,6 +35,7 @@ export class DistributedJobs {
   private readonly runner: JobRunner;
   private readonly firing: TickFiring;
 
+  /** @internal Built by Nest's injector. */
   constructor(
     @Inject(DISCOVERY_OPTIONS) private readonly options: ResolvedDiscoveryOptions,
     @Inject(JOB_CLAIM_STORE) private readonly claims: JobClaimStore,
@@ -83,6 +84,18 @@ export class DistributedJobs {
     return [...this.jobs.values()].map((job) =>
       jobStatus(job, this.pool.getHost(job.definition.name), wallNow, serverNow),
     );
+  }
+
+  /**
+   * Each job's owner and failover runs, with none of `list()`'s schedule math (a cron's next tick
+   * costs parser calls): what the cluster log follows every heartbeat. @internal
+   */
+  ownership(): Array<{ name: string; owner: string | undefined; failovers: number }> {
+    return [...this.jobs.values()].map(({ definition, failovers }) => ({
+      name: definition.name,
+      owner: this.pool.getHost(definition.name),
+      failovers,
+    }));
   }
 
   /** The newest ticks of a job across the pool, as Redis recorded their claims (one round trip). */

@@ -20,6 +20,7 @@ export class JobRun implements JobContext {
     readonly token: number,
     readonly catchup: boolean,
     private readonly lease: LeaseCheck,
+    readonly nodeId: string,
   ) {
     this.tick = new Date(tick);
     // After a stall the lease timer runs only when its turn comes, possibly after the job's own

@@ -120,7 +120,8 @@ export class JobRunner {
   ): Promise<unknown> {
     const { definition } = job;
     const { catchup } = grant;
-    const run = new JobRun(definition.name, grant.tick, grant.token, catchup, this.lease);
+    const { nodeId } = this.options;
+    const run = new JobRun(definition.name, grant.tick, grant.token, catchup, this.lease, nodeId);
     const startedAt = performance.now();
     job.running += 1;
     job.runs += 1;

@@ -171,18 +171,22 @@ export class TickClaimer {
    */
   private forged(job: JobState, result: ClaimResult): ClaimRequest['override'] {
     const { signer } = this.deps;
-    if (!signer || result.record === '') return undefined;
+    if (!signer) return undefined;
     const key = job.definition.key;
+    const holding = result.status === 'overlap' || result.status === 'buffered';
+    // A marker that names no tick (the token-only form of older versions) cannot be verified:
+    // kept alive by a writer, it would hold the job for good.
+    if (holding && result.markerTick === undefined && result.record === '') {
+      return { kind: 'marker', value: '' };
+    }
+    if (result.record === '') return undefined;
     if (result.status === 'taken') {
       // A cooldown refusal names the tick whose record holds the job (`result.tick`).
       return signer.verify(`${key}\n${result.tick}`, result.signature)
         ? undefined
         : { kind: 'record', value: result.record };
     }
-    if (
-      (result.status === 'overlap' || result.status === 'buffered') &&
-      result.markerTick !== undefined
-    ) {
+    if (holding && result.markerTick !== undefined) {
       return signer.verify(`${key}\n${result.markerTick}`, result.signature)
         ? undefined
         : { kind: 'marker', value: result.record };

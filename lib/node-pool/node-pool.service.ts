@@ -25,6 +25,7 @@ export class NodePool {
   private readonly owners = new Map<string, string | undefined>();
   private boundedJobs: readonly string[] = [];
 
+  /** @internal Built by Nest's injector. */
   constructor(
     @Inject(DISCOVERY_OPTIONS) private readonly options: ResolvedDiscoveryOptions,
     private readonly sync: RegistrySync,

@@ -39,10 +39,12 @@ export interface JobsOptions {
 export interface DiscoveryModuleOptions {
   /**
    * Where the registry lives. An ioredis `Redis` or `Cluster` instance is used as it is and never
-   * closed by the module; a URL or `RedisOptions` makes the module open (and close) its own client.
-   * Omitted: an in-memory registry for a single process.
+   * closed by the module; a `redis://` / `rediss://` URL or `RedisOptions` makes the module open
+   * (and close) its own client. Omitted, or `'memory'`: an in-memory registry for this process
+   * only (each replica would run every job tick). Given but `undefined` or empty (an unset
+   * `REDIS_URL`): a startup error naming `redis`, never a silent fallback.
    */
-  redis?: Redis | Cluster | string | RedisOptions;
+  redis?: Redis | Cluster | string | RedisOptions | 'memory';
   /** This node's id, unique in the namespace. Default: a random UUID. */
   nodeId?: string;
   /** The pool this node's jobs are shared in: replicas of one app share a name. Default `default`. */
@@ -94,9 +96,10 @@ export interface DiscoveryModuleOptions {
   jobs?: JobsOptions;
   /**
    * Shared secret (at least 16 characters) to sign node records and job claims with HMAC-SHA256.
-   * Peers then ignore (and count) records, events and claims that do not verify. Default: none.
+   * Peers then ignore (and count) records, events and claims that do not verify. A list rotates
+   * keys: the first signs, a signature of any of them verifies. Default: none.
    */
-  signingKey?: string;
+  signingKey?: string | string[];
   /**
    * Where metrics go: an OpenTelemetry `MeterProvider`. Default: the app's global provider if
    * `@opentelemetry/api` is installed (a no-op until an SDK registers one); `false` turns them off.
@@ -126,6 +129,7 @@ export interface ResolvedDiscoveryOptions {
   balance: BalanceMode;
   poolSettleTime: number;
   jobs: Required<Omit<JobsOptions, 'startingDeadline'>> & { startingDeadline: number | undefined };
-  signingKey: string | undefined;
+  /** The keys, the signing key first; undefined without one. */
+  signingKey: string[] | undefined;
   meterProvider: MeterProviderLike | false | undefined;
 }

@@ -79,13 +79,29 @@ export function group(option: string, value: unknown, keys: string[]): Record<st
   return value;
 }
 
-export function checkRedis(value: unknown): ResolvedDiscoveryOptions['redis'] {
-  if (value === undefined) return undefined;
+/** The `redis` value that asks for the in-memory registry (one process) explicitly. */
+export const MEMORY_REDIS = 'memory';
+
+/**
+ * The `redis` option: absent or `'memory'` means the in-memory registry (undefined); a key that is
+ * present but undefined, null or blank (an unset environment variable) is refused, so that replicas
+ * never each fall back to a registry of their own and all run every tick.
+ */
+export function checkRedis(value: unknown, present: boolean): ResolvedDiscoveryOptions['redis'] {
+  if (!present || value === MEMORY_REDIS) return undefined;
+  if (value === undefined || value === null || (typeof value === 'string' && !value.trim())) {
+    throw new InvalidOptionError(
+      'redis',
+      `redis is ${value === '' ? 'an empty string' : describe(value)} (an unset environment variable, ` +
+        `as with redis: process.env.REDIS_URL?): give a redis:// URL, an ioredis client or RedisOptions; ` +
+        `for the in-memory registry of this process only, leave redis out or set redis: '${MEMORY_REDIS}'`,
+    );
+  }
   if (typeof value === 'string') {
     if (!/^rediss?:\/\/./i.test(value)) {
       throw new InvalidOptionError(
         'redis',
-        `redis URL must start with redis:// or rediss:// (got ${describe(value)})`,
+        `redis URL must start with redis:// or rediss:// (got ${describe(value)}), or be '${MEMORY_REDIS}'`,
       );
     }
     return value;
@@ -94,7 +110,7 @@ export function checkRedis(value: unknown): ResolvedDiscoveryOptions['redis'] {
     return value as ResolvedDiscoveryOptions['redis'];
   throw new InvalidOptionError(
     'redis',
-    `redis must be an ioredis Redis or Cluster instance, a redis:// URL or RedisOptions (got ${describe(value)})`,
+    `redis must be an ioredis Redis or Cluster instance, a redis:// URL, RedisOptions or '${MEMORY_REDIS}' (got ${describe(value)})`,
   );
 }
 
@@ -118,4 +134,43 @@ export function checkMeterProvider(value: unknown): MeterProviderLike | false | 
     'meterProvider',
     `meterProvider must be an OpenTelemetry MeterProvider (with getMeter()) or false (got ${describe(value)})`,
   );
+}
+
+/** Most keys `signingKey` takes: a rotation needs two; a few more leave room, not a key store. */
+export const MAX_SIGNING_KEYS = 8;
+
+/**
+ * `signingKey`: one key, or a list of keys (the first signs, any verifies: a rotation), each a
+ * string of 16 to 1024 characters, none twice. Resolved to the list, or undefined without a key.
+ */
+export function checkSigningKey(value: unknown): string[] | undefined {
+  if (value === undefined) return undefined;
+  const keyRule = 'must be a string of 16 to 1024 characters';
+  const isKey = (key: unknown) => typeof key === 'string' && key.length >= 16 && key.length <= 1024;
+  if (!Array.isArray(value)) {
+    if (isKey(value)) return [value as string];
+    throw new InvalidOptionError(
+      'signingKey',
+      typeof value === 'string'
+        ? `signingKey ${keyRule}`
+        : `signingKey must be a string of 16 to 1024 characters or a list of them, the signing key first (got ${describe(value)})`,
+    );
+  }
+  if (value.length === 0 || value.length > MAX_SIGNING_KEYS) {
+    throw new InvalidOptionError(
+      'signingKey',
+      `signingKey must list 1 to ${MAX_SIGNING_KEYS} keys, the signing key first (got ${value.length})`,
+    );
+  }
+  value.forEach((key: unknown, i) => {
+    if (!isKey(key)) {
+      const got = typeof key === 'string' ? `${key.length} characters` : describe(key);
+      throw new InvalidOptionError('signingKey', `signingKey[${i}] ${keyRule} (got ${got})`);
+    }
+    const first = value.indexOf(key);
+    if (first !== i) {
+      throw new InvalidOptionError('signingKey', `signingKey[${i}] repeats signingKey[${first}]`);
+    }
+  });
+  return [...(value as string[])];
 }

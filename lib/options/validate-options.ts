@@ -6,6 +6,7 @@ import {
   check,
   checkMeterProvider,
   checkRedis,
+  checkSigningKey,
   duration,
   flag,
   group,
@@ -70,7 +71,7 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
     }
   }
 
-  const redis = checkRedis(options.redis);
+  const redis = checkRedis(options.redis, Object.hasOwn(options, 'redis'));
   const nodeId = check('nodeId', options.nodeId, nameRule) ?? randomUUID();
   const serviceName = check('serviceName', options.serviceName, nameRule) ?? 'default';
   const address = check('address', options.address, addressRule);
@@ -144,16 +145,7 @@ export function validateOptions(input: unknown): ResolvedDiscoveryOptions {
       ? undefined
       : duration('jobs.startingDeadline', jobsInput.startingDeadline, 0, 1);
 
-  const signingKey = options.signingKey;
-  if (
-    signingKey !== undefined &&
-    (typeof signingKey !== 'string' || signingKey.length < 16 || signingKey.length > 1024)
-  ) {
-    throw new InvalidOptionError(
-      'signingKey',
-      'signingKey must be a string of 16 to 1024 characters',
-    );
-  }
+  const signingKey = checkSigningKey(options.signingKey);
 
   return {
     redis,

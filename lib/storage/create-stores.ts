@@ -26,7 +26,7 @@ export interface Stores {
 export function createStores(options: ResolvedDiscoveryOptions): Stores {
   const logger = new Logger('DiscoveryModule');
   if (options.redis === undefined) {
-    logger.log('No redis option: using the in-memory registry, which only spans this process');
+    // Said at registration (ClusterLog), and warned about when jobs are registered.
     return {
       registry: new MemoryRegistryStore(options.keyPrefix, options.pubSubEnabled),
       jobClaims: new MemoryJobClaimStore(options.keyPrefix),

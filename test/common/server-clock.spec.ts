@@ -43,6 +43,21 @@ describe('ServerClock', () => {
     expect(steps).toEqual([]);
   });
 
+  it('takes no step after a slow first reply whose midpoint was off (a cold start)', () => {
+    const steps: number[] = [];
+    const clock = new ServerClock((step) => steps.push(step));
+    const t = local();
+    // The first reply took 60 ms, all of it on the way back: its midpoint is 30 ms off.
+    reply(clock, 7_000_000, t - 100, t - 40);
+    // A fast reply a moment later tells the truth: inside what the first one allowed.
+    reply(clock, 7_000_000 + 60 + 40, t - 1, t);
+    expect(steps).toEqual([]);
+    expect(Math.abs(clock.now() - (7_000_100 + (local() - t)))).toBeLessThan(3);
+    // A real step is still one: 60 ms beyond what any reply allowed.
+    reply(clock, 7_000_100 + 60, t - 1, t);
+    expect(steps).toHaveLength(1);
+  });
+
   it('bounds Redis time from above on a link slow one way (latest)', () => {
     const clock = new ServerClock();
     const t = local();

@@ -157,7 +157,7 @@ describe('live cluster page over HTTP', () => {
 
   it('ends open event streams at shutdown: app.close() is not held up by a connected client', async () => {
     // In memory: the shutdown hooks take no time, so the stream must be over before the server closes.
-    const { app, url } = await startApp({}, { redis: undefined });
+    const { app, url } = await startApp({}, { redis: 'memory' });
     const controller = new AbortController();
     const response = await fetch(`${url}/cluster/events`, { signal: controller.signal });
     const reader = response.body!.getReader();

@@ -77,8 +77,8 @@ export function discoveryContract(base: () => DiscoveryModuleOptions): void {
       await node({ nodeId: 'c', services: [{ name: 'web', version: 'edge' }] });
       await waitFor(async () => (await a.discovery.getActiveNodes()).length === 3);
 
-      const find = async (name: string, version?: string, fresh = false) =>
-        ids(await a.discovery.findNodesByService(name, version, { fresh }));
+      const find = async (name: string, version?: string, fresh = false, exactVersion = false) =>
+        ids(await a.discovery.findNodesByService(name, version, { fresh, exactVersion }));
       for (const fresh of [false, true]) {
         expect(await find('api', undefined, fresh)).toEqual(['a', 'b']);
         expect(await find('api', '1.2.0', fresh)).toEqual(['a']);
@@ -87,8 +87,27 @@ export function discoveryContract(base: () => DiscoveryModuleOptions): void {
         expect(await find('api', '3.0.0', fresh)).toEqual([]);
         expect(await find('jobs', undefined, fresh)).toEqual(['b']);
         expect(await find('jobs', '1.0.0', fresh)).toEqual([]);
-        expect(await find('web', 'edge', fresh)).toEqual(['c']);
+        expect(await find('web', 'edge', fresh, true)).toEqual(['c']);
+        expect(await find('api', '1.2.0', fresh, true)).toEqual(['a']);
+        expect(await find('api', '^1.0.0', fresh, true)).toEqual([]);
         expect(await find('nothing', undefined, fresh)).toEqual([]);
+      }
+    });
+
+    it('refuses a version that is neither semver nor a range, naming it, unless exactVersion', async () => {
+      keyPrefix = `contract-${process.pid}-${namespaces++}`;
+      const a = await node({ nodeId: 'a', services: [{ name: 'api', version: '2.0.0' }] });
+      for (const version of ['not-a-range', '=>2.0.0', 'edge', '1.2.3.4']) {
+        for (const fresh of [false, true]) {
+          const lookup = a.discovery.findNodesByService('api', version, { fresh });
+          await expect(lookup).rejects.toThrow(InvalidArgumentError);
+          await expect(lookup).rejects.toThrow(
+            `version ${JSON.stringify(version)} is not a semver version or range (e.g. 1.2.3, ^1.2.0, >=2 <3); to match a version label that is not semver exactly, pass { exactVersion: true }`,
+          );
+        }
+        expect(
+          await a.discovery.findNodesByService('api', version, { exactVersion: true }),
+        ).toEqual([]);
       }
     });
 

@@ -452,6 +452,25 @@ function claimProtocol(
       expect(overridden).toMatchObject({ status: 'claimed', holder: 'a' });
     });
 
+    it.each<['skip' | 'bufferOne']>([['skip'], ['bufferOne']])(
+      'a %s claim refused by a forged marker, sent again with the override, runs its own tick',
+      async (overlap) => {
+        const { base, claim } = await freshJob({ overlap });
+        await claim(base, 'mallory', { signature: 'bad' });
+        const request = { signature: 'good', requestId: `again-${overlap}-${requests++}` };
+        const blocked = await claim(base + P, 'a', request);
+        expect(blocked.status).toBe(overlap === 'skip' ? 'overlap' : 'buffered');
+        const overridden = await claim(base + P, 'a', {
+          ...request,
+          override: { kind: 'marker', value: blocked.record },
+        });
+        expect(overridden).toMatchObject({ status: 'claimed', tick: base + P, holder: 'a' });
+        // Nothing waits any more: the next tick is held by this run's marker, not by the first.
+        const next = await claim(base + 2 * P, 'b', { signature: 'good' });
+        expect(next).toMatchObject({ holder: 'a', markerTick: base + P });
+      },
+    );
+
     it('disregards a record whose signature a node found forged', async () => {
       const { base, claim } = await freshJob();
       const forged = await claim(base, 'mallory', { signature: 'not-a-real-hmac' });

@@ -21,8 +21,6 @@ import {
 import { startRedis, waitFor, type RedisHandle } from '../support/redis-harness.js';
 
 const FAST = { heartbeatInterval: 200, heartbeatTTL: 1000 } as const;
-const IN_MEMORY_NOTICE =
-  'No redis option: using the in-memory registry, which only spans this process';
 
 let handle: RedisHandle;
 let admin: Redis;
@@ -104,31 +102,6 @@ async function isRegistered(keyPrefix: string, nodeId: string): Promise<boolean>
   return (await admin.hexists(`{${keyPrefix}}:nodes`, nodeId)) === 1;
 }
 
-interface LogEntry {
-  level: string;
-  message: unknown;
-  context: unknown;
-}
-
-function capturingLogger(): { logger: LoggerService; entries: LogEntry[] } {
-  const entries: LogEntry[] = [];
-  const record =
-    (level: string) =>
-    (message: unknown, ...rest: unknown[]) => {
-      entries.push({ level, message, context: rest[rest.length - 1] });
-    };
-  return {
-    entries,
-    logger: {
-      log: record('log'),
-      warn: record('warn'),
-      error: record('error'),
-      debug: record('debug'),
-      verbose: record('verbose'),
-    },
-  };
-}
-
 /** A stand-in for @nestjs/config: a module exporting a typed settings provider. */
 class AppSettings {
   constructor(private readonly values: Record<string, string>) {}
@@ -184,29 +157,6 @@ describe('DiscoveryModule.forRoot', () => {
     const error = await creationError([DiscoveryModule.forRoot(options)]);
     expect(error).toBeInstanceOf(InvalidOptionError);
     expect((error as InvalidOptionError).option).toBe('heartbeatIntervl');
-  });
-
-  it('without arguments uses the in-memory registry and says so once', async () => {
-    const { logger, entries } = capturingLogger();
-    const app = await boot([DiscoveryModule.forRoot()], { logger });
-    const notices = entries.filter((entry) => entry.message === IN_MEMORY_NOTICE);
-    expect(notices).toEqual([
-      { level: 'log', message: IN_MEMORY_NOTICE, context: 'DiscoveryModule' },
-    ]);
-
-    const discovery = app.get(ServiceDiscovery);
-    const nodes = await discovery.findNodesByService('default');
-    expect(nodes.map((node) => node.nodeId)).toEqual([discovery.nodeId]);
-    await close(app);
-    expect(entries.filter((entry) => entry.message === IN_MEMORY_NOTICE)).toHaveLength(1);
-  });
-
-  it('does not log the in-memory notice when redis is given', async () => {
-    const { logger, entries } = capturingLogger();
-    await boot([DiscoveryModule.forRoot({ ...FAST, ...unique('no-notice'), redis: handle.url })], {
-      logger,
-    });
-    expect(entries.filter((entry) => entry.message === IN_MEMORY_NOTICE)).toEqual([]);
   });
 
   it('registers the node by app.init(): visible in Redis and to findNodesByService', async () => {
@@ -393,7 +343,7 @@ describe('DiscoveryModule.forRootAsync', () => {
     expectInvalidOption(
       error,
       'redis',
-      'redis URL must start with redis:// or rediss:// (got "http://localhost:6379")',
+      `redis URL must start with redis:// or rediss:// (got "http://localhost:6379"), or be 'memory'`,
     );
   });
 });

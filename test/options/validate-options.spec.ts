@@ -124,6 +124,26 @@ describe('validateOptions: defaults', () => {
     }
   });
 
+  it("takes redis: 'memory' (and redis left out) as the in-memory registry", () => {
+    expect(validateOptions({ redis: 'memory' }).redis).toBeUndefined();
+    expect(validateOptions({ serviceName: 'x' }).redis).toBeUndefined();
+  });
+
+  it.each<[string, unknown, string]>([
+    ['undefined (an unset environment variable)', undefined, 'undefined'],
+    ['null', null, 'null'],
+    ['an empty string', '', 'an empty string'],
+    ['blank', '  ', '"  "'],
+  ])('refuses redis given as %s, naming the option: no silent fallback', (_label, redis, shown) => {
+    expectRejected(
+      { redis },
+      'redis',
+      `redis is ${shown} (an unset environment variable, as with redis: process.env.REDIS_URL?): ` +
+        'give a redis:// URL, an ioredis client or RedisOptions; for the in-memory registry of this ' +
+        "process only, leave redis out or set redis: 'memory'",
+    );
+  });
+
   it('accepts RedisOptions as redis', () => {
     const redisOptions = { host: '127.0.0.1', port: 6379 };
     expect(validateOptions({ redis: redisOptions }).redis).toEqual(redisOptions);
@@ -152,22 +172,22 @@ describe('validateOptions: rules', () => {
     [
       'a number',
       6379,
-      'redis must be an ioredis Redis or Cluster instance, a redis:// URL or RedisOptions (got number 6379)',
+      "redis must be an ioredis Redis or Cluster instance, a redis:// URL, RedisOptions or 'memory' (got number 6379)",
     ],
     [
       'an array',
       ['redis://a'],
-      'redis must be an ioredis Redis or Cluster instance, a redis:// URL or RedisOptions (got an array)',
+      "redis must be an ioredis Redis or Cluster instance, a redis:// URL, RedisOptions or 'memory' (got an array)",
     ],
     [
       'a URL with another scheme',
       'http://localhost:6379',
-      'redis URL must start with redis:// or rediss:// (got "http://localhost:6379")',
+      `redis URL must start with redis:// or rediss:// (got "http://localhost:6379"), or be 'memory'`,
     ],
     [
       'a host:port without scheme',
       'localhost:6379',
-      'redis URL must start with redis:// or rediss:// (got "localhost:6379")',
+      `redis URL must start with redis:// or rediss:// (got "localhost:6379"), or be 'memory'`,
     ],
   ])('rejects redis that is %s', (_label, redis, message) => {
     expectRejected({ redis }, 'redis', message);
@@ -458,19 +478,44 @@ describe('validateOptions: rules', () => {
 });
 
 describe('validateOptions: signingKey', () => {
-  it.each<[unknown]>([['short'], [42], ['x'.repeat(1025)]])(
-    'rejects signingKey %p',
-    (signingKey) => {
-      expect(() => validateOptions({ signingKey })).toThrow(
-        new InvalidOptionError(
-          'signingKey',
-          'signingKey must be a string of 16 to 1024 characters',
-        ),
-      );
-    },
-  );
+  const KEY_RULE = 'must be a string of 16 to 1024 characters';
+  it.each<[string, unknown, string]>([
+    ['too short', 'short', `signingKey ${KEY_RULE}`],
+    ['too long', 'x'.repeat(1025), `signingKey ${KEY_RULE}`],
+    [
+      'a number',
+      42,
+      'signingKey must be a string of 16 to 1024 characters or a list of them, the signing key first (got number 42)',
+    ],
+    ['an empty list', [], 'signingKey must list 1 to 8 keys, the signing key first (got 0)'],
+    [
+      'a list of 9',
+      Array.from({ length: 9 }, (_, i) => `key-number-${i}-of-the-list`),
+      'signingKey must list 1 to 8 keys, the signing key first (got 9)',
+    ],
+    [
+      'a short key in a list (its length, not the key, is said)',
+      ['k'.repeat(16), 'tiny'],
+      `signingKey[1] ${KEY_RULE} (got 4 characters)`,
+    ],
+    ['a number in a list', ['k'.repeat(16), 7], `signingKey[1] ${KEY_RULE} (got number 7)`],
+    [
+      'a key twice',
+      ['a'.repeat(16), 'b'.repeat(16), 'a'.repeat(16)],
+      'signingKey[2] repeats signingKey[0]',
+    ],
+  ])('rejects signingKey: %s', (_label, signingKey, message) => {
+    expect(() => validateOptions({ signingKey })).toThrow(
+      new InvalidOptionError('signingKey', message),
+    );
+  });
 
-  it('accepts a signingKey of 16 characters or more', () => {
-    expect(validateOptions({ signingKey: 'k'.repeat(16) }).signingKey).toBe('k'.repeat(16));
+  it('accepts a signingKey of 16 characters or more, resolved to a list of one', () => {
+    expect(validateOptions({ signingKey: 'k'.repeat(16) }).signingKey).toEqual(['k'.repeat(16)]);
+  });
+
+  it('accepts a list of keys, the signing key first, in its order', () => {
+    const keys = ['new-key-of-the-cluster', 'old-key-of-the-cluster'];
+    expect(validateOptions({ signingKey: keys }).signingKey).toEqual(keys);
   });
 });

@@ -199,7 +199,9 @@ describe('sample app (e2e)', () => {
   it('without REDIS_URL it runs on the in-memory registry and lists itself', async () => {
     const port = await freePort();
     const solo = await SampleProcess.start({ NODE_ID: 'solo', PORT: String(port) });
-    expect(solo.lines.some((l) => l.message?.includes('using the in-memory registry'))).toBe(true);
+    expect(
+      solo.lines.some((l) => l.message?.includes('on the in-memory registry (this process only)')),
+    ).toBe(true);
 
     const { body: nodes } = await solo.get<NodeInfo[]>('/nodes');
     expect(nodes).toEqual([

@@ -96,44 +96,6 @@ describe('access control', () => {
     }
   });
 
-  it('runs under an ACL user limited to its namespace keys and channel, and is refused elsewhere', async () => {
-    await admin.call(
-      'ACL',
-      'SETUSER',
-      'tenant',
-      'on',
-      '>tenant-pass',
-      'resetkeys',
-      '~{acl-ns}*',
-      '~acl-ns:job:*',
-      'resetchannels',
-      '&acl-ns:events',
-      '-@all',
-      '+@read',
-      '+@write',
-      '+@scripting',
-      '+@pubsub',
-      '+@connection',
-      '+info',
-      '+time',
-    );
-    const url = `redis://tenant:tenant-pass@127.0.0.1:${redis.port}`;
-    const a = await node({ redis: url, keyPrefix: 'acl-ns', nodeId: 'a' }, [GuardedJob]);
-    await node({ redis: url, keyPrefix: 'acl-ns', nodeId: 'b' });
-    await waitFor(() => a.discovery.isNodeActive('b'));
-    expect(await a.app.get(GuardedJob).run()).toBeUndefined();
-    expect(a.app.get(GuardedJob).ticks).toHaveLength(1);
-    await expect(
-      node({
-        redis: url,
-        keyPrefix: 'other-ns',
-        nodeId: 'c',
-        heartbeatTTL: 300,
-        heartbeatInterval: 100,
-      }),
-    ).rejects.toThrow(/NOPERM/);
-  });
-
   describe('with a signing key', () => {
     it('ignores a node injected by a writer without the key', async () => {
       const a = await node({ keyPrefix: 'signed-1', nodeId: 'a', signingKey: SIGNING_KEY });

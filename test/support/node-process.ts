@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { DiscoveryModuleOptions, JobStatus } from 'nestjs-redis-discovery';
 import { waitFor } from './redis-harness.js';
 
-const FIXTURE = fileURLToPath(new URL('../fixtures/cluster-node.mjs', import.meta.url));
+export const FIXTURE = fileURLToPath(new URL('../fixtures/cluster-node.mjs', import.meta.url));
 
 export interface JobSpec {
   name: string;
@@ -32,6 +32,10 @@ export interface NodeProcessConfig {
   /** Start the app (and its @Interval timers) at this ms of a `phasePeriod`-long period. */
   phaseMs?: number;
   phasePeriod?: number;
+  /** Set `discovery.redis` from this environment variable in the process (present even if unset). */
+  redisEnv?: string;
+  /** Report log-level lines too (warn and error always are). */
+  reportLogs?: boolean;
   /** Block the event loop now and then for up to this long (ms), at random. */
   busyMaxMs?: number;
   /** ...waiting up to this long (ms) between two such stretches (default 500). */
@@ -44,7 +48,7 @@ export interface NodeReport {
   at: number;
   /** On `view`: each node's metadata `rev`, and this node's repair counters. */
   revs?: Record<string, string>;
-  stats?: { resyncs: number; rollbacks: number; divergences: number };
+  stats?: { resyncs: number; rollbacks: number; divergences: number; unverified: number };
   /** On `updated`: the metadata rev this node wrote. */
   rev?: string;
   event:
@@ -77,6 +81,7 @@ export interface NodeReport {
   jobs?: JobStatus[];
   level?: string;
   message?: string;
+  context?: string;
 }
 
 /** A cluster node running in its own Node process (test/fixtures/cluster-node.mjs, on `dist`). */

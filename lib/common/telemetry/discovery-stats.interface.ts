@@ -21,6 +21,16 @@ export interface DiscoveryStats {
   malformedRecords: number;
   /** Records, events and job claims that failed signature verification (with `signingKey`). */
   unverified: number;
+  /**
+   * Resyncs asked for within one `heartbeatInterval` of the last one, folded into one that waits
+   * for the interval to pass (at most one resync per interval: a flood of events costs no more).
+   */
+  resyncsDeferred: number;
+  /**
+   * Events dropped unapplied because too many waited: for their confirmation read (with
+   * `signingKey`), or for a resync to end. One resync reads what they said instead.
+   */
+  eventsDropped: number;
   handlerErrors: number;
   /** Steps of Redis server time followed at once (see ServerClock): NTP, VM resume, failover. */
   clockSteps: number;

@@ -17,6 +17,8 @@ export class Telemetry {
     malformedEvents: 0,
     malformedRecords: 0,
     unverified: 0,
+    resyncsDeferred: 0,
+    eventsDropped: 0,
     handlerErrors: 0,
     clockSteps: 0,
     clockOffset: undefined,
@@ -44,8 +46,8 @@ export class Telemetry {
     });
   }
 
-  count(counter: DiscoveryCounter): void {
-    this.stats[counter] += 1;
+  count(counter: DiscoveryCounter, by = 1): void {
+    this.stats[counter] += by;
   }
 
   /** ms this node's wall clock is ahead of Redis time, measured at a heartbeat. */

@@ -27,6 +27,8 @@ export class NodeLease {
   private wallValidUntil = -Infinity;
   private timer: NodeJS.Timeout | undefined;
   private held = false;
+  /** Lost since the last renewal: the next renewal says it is back. */
+  private lost = false;
 
   constructor(private readonly clocks: LeaseClocks = SYSTEM_CLOCKS) {}
 
@@ -38,6 +40,10 @@ export class NodeLease {
       this.wallValidUntil = this.clocks.wall() - (now - sentAt) + ttl;
     }
     this.held = true;
+    if (this.lost) {
+      this.lost = false;
+      this.logger.log('Lease regained: a heartbeat reached Redis again');
+    }
     clearTimeout(this.timer);
     // Also noticed by `isValid()` at once; the timer tells listeners when nothing asks.
     this.timer = setTimeout(() => this.check(), this.validUntil - now + 1);
@@ -68,6 +74,7 @@ export class NodeLease {
     clearTimeout(this.timer);
     if (!this.held) return;
     this.held = false;
+    this.lost = true;
     this.logger.warn(`Lease lost: ${reason}`);
     for (const listener of this.listeners) {
       try {
@@ -81,6 +88,7 @@ export class NodeLease {
   /** Stops without telling listeners (deregistered on shutdown). */
   end(): void {
     this.held = false;
+    this.lost = false;
     this.validUntil = -Infinity;
     this.wallValidUntil = -Infinity;
     clearTimeout(this.timer);

@@ -3,7 +3,12 @@
 import type { Logger } from '@nestjs/common';
 import { backoffDelay } from '../../common/backoff.js';
 import { errorMessage } from '../../common/error-message.js';
-import { DuplicateNodeIdError, RegistryUnavailableError } from '../../common/errors.js';
+import {
+  DuplicateNodeIdError,
+  isProtocolError,
+  NotRedisError,
+  RegistryUnavailableError,
+} from '../../common/errors.js';
 import { ServerClock } from '../../common/server-clock.js';
 import type { RetryOptions } from '../../options/discovery-options.interface.js';
 import type { RegistryStore } from '../../storage/registry-store.interface.js';
@@ -31,6 +36,10 @@ export async function waitForRegistry(
       if (!worthWaiting(error) || stopping()) throw error;
       const waited = Math.round(ServerClock.local() - startedAt);
       const last = store.lastConnectionError ?? errorMessage(error);
+      // Not Redis at that port: waiting will not make it Redis.
+      for (const message of [store.lastConnectionError, errorMessage(error)]) {
+        if (isProtocolError(message)) throw new NotRedisError(store.address, waited, message!);
+      }
       if (waited >= startupTimeout || error instanceof TimeoutError) {
         throw new RegistryUnavailableError(store.address, waited, last);
       }

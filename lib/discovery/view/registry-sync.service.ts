@@ -13,6 +13,7 @@ import {
 import type { ResolvedDiscoveryOptions } from '../../options/discovery-options.interface.js';
 import { tagValue } from '../../storage/registry-digest.js';
 import type { ReapResult, RegistryStore } from '../../storage/registry-store.interface.js';
+import { ConfirmationQueue } from './confirmation-queue.js';
 import { confirmEvent } from './event-confirmation.js';
 import { EventApplier } from './event-applier.js';
 import { EventHandlers } from './event-handlers.js';
@@ -40,7 +41,7 @@ export class RegistrySync {
   private readonly resync: ViewResync;
   private readonly applier: EventApplier;
   private started: Promise<void> | undefined;
-  private confirmations: Promise<void> = Promise.resolve();
+  private readonly confirmations: ConfirmationQueue;
   private unsubscribe: (() => Promise<void>) | undefined;
 
   constructor(
@@ -67,6 +68,13 @@ export class RegistrySync {
     const { view, loader, handlers, applier, logger } = this;
     this.resync = new ViewResync({ options, view, loader, handlers, applier, telemetry, logger });
     this.sweeper = new ExpirySweeper({ options, store, clock, view, resync: this.resync });
+    this.confirmations = new ConfirmationQueue({
+      confirm: (event) => this.confirm(event),
+      overflow: (dropped) => {
+        telemetry.count('eventsDropped', dropped);
+        this.resync.request();
+      },
+    });
   }
 
   /**
@@ -172,8 +180,7 @@ export class RegistrySync {
     if (this.signer) {
       // Events are built by Redis scripts, which cannot sign: with a signing key an event is only
       // a hint, and what counts is the signed record Redis holds for that node.
-      this.confirmations = this.confirmations.then(() => this.confirm(event));
-      return;
+      return this.confirmations.push(event);
     }
     if (this.resync.running) this.resync.hold(event);
     else this.applyEvent(event);

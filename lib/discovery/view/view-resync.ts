@@ -1,7 +1,9 @@
 // Anti-entropy: checks the view against every reply of Redis (no extra round trip) and replaces
-// it from a snapshot when it went wrong, replaying the differences as `resynced` events.
+// it from a snapshot when it went wrong, replaying the differences as `resynced` events. Resyncs
+// asked for start at most once per heartbeat interval, so hostile events cost bounded snapshots.
 import type { Logger } from '@nestjs/common';
 import { errorMessage } from '../../common/error-message.js';
+import { ServerClock } from '../../common/server-clock.js';
 import type { ResolvedDiscoveryOptions } from '../../options/discovery-options.interface.js';
 import type { ReapResult } from '../../storage/registry-store.interface.js';
 import type { EventApplier } from './event-applier.js';
@@ -14,9 +16,11 @@ import type { ViewLoader } from './view-loader.js';
 
 /** How long an event-less version mismatch may last before it counts as a missed event. */
 const MISSED_EVENT_GRACE_MS = 150;
+/** Most events held while a resync reads Redis; past it they are dropped and it reads again. */
+export const HELD_EVENTS_LIMIT = 1024;
 
 export interface ViewResyncDeps {
-  options: Pick<ResolvedDiscoveryOptions, 'pubSubEnabled' | 'retry'>;
+  options: Pick<ResolvedDiscoveryOptions, 'pubSubEnabled' | 'retry' | 'heartbeatInterval'>;
   view: RegistryView;
   loader: ViewLoader;
   handlers: EventHandlers;
@@ -32,6 +36,11 @@ export class ViewResync {
   private wanted = false;
   private current: Promise<void> | undefined;
   private held: WireEvent[] = [];
+  /** Held events were dropped (too many): the snapshot read must be taken again. */
+  private heldDropped = false;
+  /** When (monotonic ms) the last snapshot read began, and a resync waiting for its turn. */
+  private lastStarted = -Infinity;
+  private deferred: NodeJS.Timeout | undefined;
   private stopped = false;
   private missedCheck: NodeJS.Timeout | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -58,6 +67,12 @@ export class ViewResync {
 
   /** Keeps an event that came while a resync reads Redis, to apply on top of its snapshot. */
   hold(event: WireEvent): void {
+    if (this.held.length >= HELD_EVENTS_LIMIT) {
+      this.telemetry.count('eventsDropped', this.held.length + 1);
+      this.held = [];
+      this.heldDropped = true;
+      return;
+    }
     this.held.push(event);
   }
 
@@ -97,9 +112,22 @@ export class ViewResync {
     }
   }
 
-  /** A resync, in the background; a failed one is retried after `retry.initialDelay`. */
+  /**
+   * A resync, in the background; a failed one is retried after `retry.initialDelay`. At most one
+   * starts per `heartbeatInterval`: one asked for sooner waits for its turn, and every other asked
+   * for meanwhile is folded into it (counted in `resyncsDeferred`).
+   */
   request(): void {
     if (this.stopped) return;
+    const wait = this.lastStarted + this.options.heartbeatInterval - ServerClock.local();
+    if (this.deferred || wait > 0) {
+      this.telemetry.count('resyncsDeferred');
+      this.deferred ??= this.timer(Math.max(0, wait), () => {
+        this.deferred = undefined;
+        this.request();
+      });
+      return;
+    }
     this.now().catch((error) => {
       this.logger.warn(`Resync failed, retrying: ${errorMessage(error)}`);
       this.timer(this.options.retry.initialDelay, () => this.request());
@@ -118,10 +146,13 @@ export class ViewResync {
   /** Replaces the view with what Redis holds; with `announce`, emits what changed as events. */
   run(announce: boolean): Promise<void> {
     this.running = true;
+    let again = false;
     this.current = (async () => {
       try {
         do {
           this.wanted = false;
+          this.heldDropped = false;
+          this.lastStarted = ServerClock.local();
           const loaded = await this.loader.load(!this.options.pubSubEnabled);
           const changes = this.view.replace(loaded.epoch, loaded.version, loaded.nodes);
           if (announce) {
@@ -134,12 +165,15 @@ export class ViewResync {
           const pending = this.held.sort((a, b) => a.version - b.version);
           this.held = [];
           for (const event of pending) {
-            if (this.applier.apply(event) === 'resync') this.wanted = true;
+            if (this.applier.apply(event) === 'resync') again = true;
           }
+          if (this.heldDropped) again = true;
         } while (this.wanted && !this.stopped);
       } finally {
         this.running = false;
       }
+      // What the events said that the snapshot did not have: another one, in its turn.
+      if (again) this.request();
     })();
     return this.current;
   }

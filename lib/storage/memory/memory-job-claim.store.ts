@@ -11,12 +11,20 @@ import type {
   ReleaseRequest,
   ReleaseResult,
   RenewRequest,
-  StoredTick,
   TickRecord,
 } from '../job-claim-store.interface.js';
 import { memoryNow } from './memory-clock.js';
 import { recentRecords, storedTick } from './memory-job-reads.js';
-import { activeRun, nextToken, parse, releaseRun, type JobClaims } from './memory-job-state.js';
+import {
+  activeRun,
+  giveBackGrant,
+  nextToken,
+  noteDataLoss,
+  parse,
+  releaseRun,
+  renewRun,
+  type JobClaims,
+} from './memory-job-state.js';
 
 /**
  * Apps in the same process that use the same `keyPrefix` share one set of job claims, the way
@@ -42,13 +50,7 @@ export class MemoryJobClaimStore implements JobClaimStore {
     const first: TickRecord['status'] = request.confirm ? 'granted' : 'claimed';
     let forgedToken = false;
     let forgedMarker = false;
-    // A token below one the claimer saw means the store lost data: ticks claimable before now
-    // may have run, their records lost with the rest.
-    if ((request.tokenFloor ?? 0) > job.token) {
-      job.lostAt = now;
-      job.token = request.tokenFloor!;
-    }
-    const { lostAt } = job;
+    const lostAt = noteDataLoss(job, request.tokenFloor, now);
     let tookOver: string | undefined;
     job.retention = Math.max(job.retention, request.retention);
     const retention = job.retention;
@@ -81,8 +83,15 @@ export class MemoryJobClaimStore implements JobClaimStore {
 
     const raw = job.ticks.get(tick);
     const existing = parse(tick, raw);
-    if (raw !== undefined) {
-      if (existing?.nodeId === nodeId && existing.request === requestId && requestId !== '') {
+    // The claim sent again to override the run marker that refused it: its own record gives way.
+    const same = existing?.nodeId === nodeId && existing.request === requestId && requestId !== '';
+    const retried =
+      same &&
+      request.override?.kind === 'marker' &&
+      (existing.status === 'overlap' || existing.status === 'buffered');
+    if (retried && job.buffered === tick) job.buffered = undefined;
+    if (raw !== undefined && !retried) {
+      if (same) {
         const status = existing.status === 'granted' ? 'claimed' : existing.status;
         return result(status, {
           token: existing.token,
@@ -219,32 +228,23 @@ export class MemoryJobClaimStore implements JobClaimStore {
     return { serverTime: this.now(), confirmed };
   }
 
-  async giveBack({ jobKey, nodeId, tick, token }: GiveBackRequest): Promise<boolean> {
-    const job = this.job(jobKey);
-    const record = parse(tick, job.ticks.get(tick));
-    if (record?.token !== token || record.nodeId !== nodeId) return false;
-    if (record.status !== 'granted' && record.status !== 'claimed') return false;
-    job.ticks.delete(tick);
-    if (job.run?.token === token) job.run = undefined;
-    return true;
+  async giveBack(request: GiveBackRequest): Promise<boolean> {
+    return giveBackGrant(this.job(request.jobKey), request);
   }
 
   async release(request: ReleaseRequest): Promise<ReleaseResult> {
     return releaseRun(this.job(request.jobKey), request, this.now());
   }
 
-  async renew({ jobKey, token, runLease }: RenewRequest): Promise<boolean> {
-    const job = this.job(jobKey);
-    if (job.run?.token !== token) return false;
-    job.run.until = this.now() + runLease;
-    return true;
+  async renew(request: RenewRequest): Promise<boolean> {
+    return renewRun(this.job(request.jobKey), request, this.now());
   }
 
   async recent(jobKey: string, limit: number): Promise<TickRecord[]> {
     return recentRecords(this.job(jobKey), limit);
   }
 
-  async record(jobKey: string, tick: number): Promise<StoredTick> {
+  async record(jobKey: string, tick: number) {
     return storedTick(this.jobs.get(jobKey), tick);
   }
 

@@ -1,6 +1,12 @@
 // The state of one job's claims in memory, kept as Redis keeps it (records as the same strings),
 // and the reads the claim rules share: a record parsed, the run marker that counts.
-import type { ReleaseRequest, ReleaseResult, TickRecord } from '../job-claim-store.interface.js';
+import type {
+  GiveBackRequest,
+  ReleaseRequest,
+  ReleaseResult,
+  RenewRequest,
+  TickRecord,
+} from '../job-claim-store.interface.js';
 import { parseTickRecord } from '../tick-record.js';
 
 /** A stored token this far ahead of the clock was not made by a claim (claim-2.lua: TOKEN_AHEAD). */
@@ -87,4 +93,33 @@ export function nextToken(
   const forged = job.token > now + TOKEN_AHEAD;
   job.token = Math.max((forged ? 0 : job.token) + 1, now, floor + 1);
   return { token: job.token, forged };
+}
+
+/**
+ * A token below the claimer's floor means the store lost data (claim-2.lua): ticks claimable
+ * before now may have run, their records lost with the rest. Returns when that was found.
+ */
+export function noteDataLoss(job: JobClaims, floor = 0, now: number): number | undefined {
+  if (floor > job.token) {
+    job.lostAt = now;
+    job.token = floor;
+  }
+  return job.lostAt;
+}
+
+/** Removes a grant its node will not run (give-back-2.lua), with its run marker. */
+export function giveBackGrant(job: JobClaims, { nodeId, tick, token }: GiveBackRequest): boolean {
+  const record = parse(tick, job.ticks.get(tick));
+  if (record?.token !== token || record.nodeId !== nodeId) return false;
+  if (record.status !== 'granted' && record.status !== 'claimed') return false;
+  job.ticks.delete(tick);
+  if (job.run?.token === token) job.run = undefined;
+  return true;
+}
+
+/** Extends the run marker of `token` (renew-run-2.lua); false when it is no longer its own. */
+export function renewRun(job: JobClaims, { token, runLease }: RenewRequest, now: number): boolean {
+  if (job.run?.token !== token) return false;
+  job.run.until = now + runLease;
+  return true;
 }

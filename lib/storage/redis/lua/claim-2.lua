@@ -55,14 +55,20 @@ end
 local existing = redis.call('HGET', HASH, 't:' .. tick)
 if existing then
   local status, token, holder, at, holderSig, holderRequest = parse(existing)
-  if status and holder == node and holderRequest == request and request ~= '' then
+  local same = status and holder == node and holderRequest == request and request ~= ''
+  -- The claim sent again to override the run marker that refused it: its own record gives way.
+  local retried = same and overriding == 'marker' and (status == 'overlap' or status == 'buffered')
+  if same and not retried then
     -- The same claim again (its reply was lost and the client sent it anew): the same answer.
     return reply(status == 'granted' and 'claimed' or status, tick, token, node, holderSig)
+  end
+  if retried and redis.call('HGET', HASH, 'buffered') == tick then
+    redis.call('HDEL', HASH, 'buffered')
   end
   local forged = overriding == 'record' and existing == overridden
   local abandoned = status == 'granted' and tonumber(at) + takeoverAfter <= now and
     now <= notAfter and holder ~= node
-  if not forged and not abandoned then
+  if not forged and not abandoned and not retried then
     raw = existing
     return reply('taken', tick, token or '0', holder or '', holderSig or '', nil, status)
   end
