@@ -18,14 +18,21 @@ export async function run({ redisUrl, quick, log }) {
   let started = 0;
   const start = () =>
     startNodeProcess({ discovery: { ...discovery, nodeId: `job-node-${started++}` }, jobs });
-  // Every claim any node sends, from MONITOR: tick -> node ids that tried to claim it.
+  // Every claim any node sends, from MONITOR: tick -> node ids that tried to claim it (EVALSHA
+  // sha 2 <job hash> <job ticks> <tick> <node> ...), and the reads of non-owners (HMGET <job hash>
+  // t:<tick> ...) counted as 'read'.
   const attempts = new Map();
   const connection = new Redis(redisUrl);
   const monitor = await connection.monitor();
   monitor.on('monitor', (time, args) => {
-    if (String(args[0]).toLowerCase() !== 'evalsha' || !String(args[3]).includes(':job:')) return;
-    const tick = Number(args[4]);
-    attempts.set(tick, [...(attempts.get(tick) ?? []), String(args[5])]);
+    const command = String(args[0]).toLowerCase();
+    if (command === 'hmget' && String(args[1]).includes(':job:')) {
+      const tick = Number(String(args[2]).slice('t:'.length));
+      attempts.set(tick, [...(attempts.get(tick) ?? []), 'read']);
+    }
+    if (command !== 'evalsha' || !String(args[3]).includes(':job:')) return;
+    const tick = Number(args[5]);
+    attempts.set(tick, [...(attempts.get(tick) ?? []), String(args[6])]);
   });
   const everyNode = [];
   const live = [];

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only=lookup,events]`: starts a redis-server, runs every
+// `npm run bench [-- --quick] [-- --only=lookup,jobs]`: starts a redis-server, runs every
 // benchmark in turn and writes bench/results/latest.{json,md,svg} (quick.* with --quick,
 // partial.* with --only).
 import { execFileSync } from 'node:child_process';
@@ -18,6 +18,7 @@ const BENCHMARKS = [
   'events',
   'crash',
   'failover',
+  'jobs',
   'balance',
   'guard',
 ];

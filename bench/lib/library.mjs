@@ -3,17 +3,17 @@
 // this file and nothing else. Everything else in bench/ uses the public API (bench/lib/nodes.mjs:
 // DiscoveryModule apps and node processes) or these functions.
 import { createHash } from 'node:crypto';
-import { readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { NodePool } from 'nestjs-redis-discovery';
 import { validateOptions } from '../../dist/options/validate-options.js';
-import { decodeRecord, encodeRecord } from '../../dist/discovery/node-record.codec.js';
-import { RegistryView } from '../../dist/discovery/registry-view.js';
+import { decodeRecord, encodeRecord } from '../../dist/discovery/view/node-record.codec.js';
+import { RegistryView } from '../../dist/discovery/view/registry-view.js';
 import { recordTag, tagValue } from '../../dist/storage/registry-digest.js';
-import { registryKeys } from '../../dist/storage/registry-keys.js';
+import { jobKey, registryKeys } from '../../dist/storage/registry-keys.js';
 import { RedisRegistryStore } from '../../dist/storage/redis/redis-registry.store.js';
-
-const STORAGE = new URL('../../dist/storage/', import.meta.url);
+import { RedisJobClaimStore } from '../../dist/storage/redis/redis-job-claim.store.js';
+import { loadLua } from '../../dist/storage/redis/lua-scripts.js';
+import { LUA_SOURCES } from '../../dist/storage/redis/lua/lua-sources.generated.js';
+import { heldTick } from '../../dist/jobs/held-tick.js';
 
 /** The record a node writes to Redis (the library's canonical JSON). */
 export function recordOf(node) {
@@ -82,18 +82,43 @@ export function viewOffering(view, serviceName) {
   return view.offering(serviceName);
 }
 
-/** Script SHA-1 -> script constant name (BEAT_SCRIPT, ...), read from dist/storage/ now. */
+/**
+ * Script SHA-1 -> script name as a constant (`beat-3.lua` -> BEAT_SCRIPT, `claim-2.lua` ->
+ * CLAIM_SCRIPT), for every script of dist/storage/redis/lua/ with its includes spliced in, exactly
+ * as the stores send it (read now, so call it after the build the nodes run).
+ */
 export async function scriptNames() {
   const names = new Map();
-  for (const file of readdirSync(fileURLToPath(STORAGE))) {
-    if (!file.endsWith('.js')) continue;
-    const scripts = await import(`${new URL(file, STORAGE).href}?at=${Date.now()}`);
-    for (const [name, source] of Object.entries(scripts)) {
-      if (name.endsWith('_SCRIPT') && typeof source === 'string')
-        names.set(createHash('sha1').update(source).digest('hex'), name);
-    }
+  for (const name of Object.keys(LUA_SOURCES)) {
+    if (name.startsWith('includes/')) continue;
+    const { source } = loadLua(name);
+    const constant = `${name.replace(/-\d+$/, '').replaceAll('-', '_').toUpperCase()}_SCRIPT`;
+    names.set(createHash('sha1').update(source).digest('hex'), constant);
   }
   return names;
+}
+
+/** The library's job-claim store on `client` (claim, confirm, giveBack: one script each). */
+export function createClaimStore(client) {
+  return new RedisJobClaimStore(client);
+}
+
+/**
+ * A claim as a node that is not the job's owner sends it: the tick's record read first (one HMGET), the
+ * claim script only when the record does not already refuse it. Resolves with the status.
+ */
+export async function nonOwnerClaim(store, request, sent = { n: 0 }) {
+  sent.n += 1;
+  const stored = await store.record(request.jobKey, request.tick);
+  const { jobKey, tick, retention, tokenFloor = 0 } = request;
+  if (heldTick(stored, { jobKey, tick, retention, tokenFloor, signer: undefined })) return 'taken';
+  sent.n += 1;
+  return (await store.claim(request)).status;
+}
+
+/** The key of job `name` of pool `pool` under `prefix`, as a claim request names it. */
+export function jobKeyOf(prefix, pool, name) {
+  return jobKey(prefix, pool, name);
 }
 
 /**

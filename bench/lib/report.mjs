@@ -9,10 +9,12 @@ function number(value, digits) {
 export function format(value, unit) {
   if (value === undefined || value === null || Number.isNaN(value)) return '';
   switch (unit) {
-    case 'ms':
-      if (value < 1) return `${number(value * 1000, value < 0.1 ? 2 : 1)} µs`;
-      if (value < 1000) return `${number(value, value < 10 ? 2 : 1)} ms`;
+    case 'ms': {
+      const size = Math.abs(value); // differences may be negative
+      if (size < 1) return `${number(value * 1000, size < 0.1 ? 2 : 1)} µs`;
+      if (size < 1000) return `${number(value, size < 10 ? 2 : 1)} ms`;
       return `${number(value / 1000, 2)} s`;
+    }
     case 'us':
       return `${number(value, 1)} µs`;
     case 'x':

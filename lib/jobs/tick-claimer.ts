@@ -13,8 +13,9 @@ import type {
   JobClaimStore,
 } from '../storage/job-claim-store.interface.js';
 import type { RunKind } from '../storage/job-operations.interface.js';
-import { MAX_CATCHUP } from './job-definition.js';
+import { catchupCandidates } from './catchup-candidates.js';
 import type { JobState } from './job-state.js';
+import { readHeldTick } from './held-tick.js';
 
 /** A tick granted to this node, and what its start is judged by (see JobRunner's gate). */
 export interface Grant {
@@ -53,15 +54,24 @@ export class TickClaimer {
   /**
    * Claims `tick`. With `confirm`, the grants must be confirmed before they run (several nodes:
    * a grant whose reply is lost can then be taken over by a peer). `lastSeen` is the newest tick
-   * this node saw recorded since it started: catch-up candidates come after it only.
+   * this node saw recorded since it started: catch-up candidates come after it only. With
+   * `readFirst` (not the job's owner), a tick a peer holds is refused on a plain read of its record.
    */
   async claim(
     job: JobState,
     tick: number,
     serverNow: number,
     confirm: boolean,
+    readFirst = false,
   ): Promise<ClaimOutcome> {
     const { definition } = job;
+    if (readFirst) {
+      const held = await readHeldTick(this.deps.claims, job, tick, this.deps.signer);
+      if (held) {
+        this.noteReply(job, held);
+        return { result: held, grants: [] };
+      }
+    }
     const due = definition.dueOf(tick);
     const deadline = definition.deadlineOf(tick);
     const notAfter = due + deadline;
@@ -80,7 +90,9 @@ export class TickClaimer {
       tokenFloor: job.highestToken,
       confirm,
       takeoverAfter: Math.max(1, Math.floor(definition.graceOf(tick) / 2)),
-      catchup: this.catchup(job, tick, serverNow),
+      catchup: catchupCandidates(job, tick, serverNow, (missed) =>
+        this.sign(definition.key, missed),
+      ),
       initiallyPaused: definition.initiallyPaused,
     };
     let sent = await this.send(request);
@@ -223,33 +235,4 @@ export class TickClaimer {
       );
     }
   }
-
-  private catchup(job: JobState, tick: number, serverNow: number): ClaimRequest['catchup'] {
-    const { definition } = job;
-    // Only after this node saw the job's records since it started: a node that knows nothing of
-    // them cannot tell a tick nobody ran from one whose record Redis lost (restore, failover).
-    if (definition.catchupWindow <= 0 || job.lastSeen === undefined) return undefined;
-    const from = Math.max(serverNow - definition.catchupWindow, job.lastSeen + 1);
-    const limit = definition.catchup === 'one' ? 1 : MAX_CATCHUP;
-    const ticks = definition.schedule
-      .ticksBetween(from, tick, limit)
-      .map((missed) => ({
-        tick: missed,
-        // Never past the tick's own deadline plus the window.
-        notAfter:
-          definition.dueOf(missed) + definition.deadlineOf(missed) + definition.catchupWindow,
-        signature: this.sign(definition.key, missed),
-      }))
-      .filter((candidate) => candidate.notAfter >= serverNow && !mayHaveRun(job, candidate.tick));
-    if (ticks.length === 0) return undefined;
-    return { window: definition.catchupWindow, ticks };
-  }
-}
-
-/**
- * Whether `tick` may have run although Redis has no record of it: it could be claimed before
- * this node found that Redis lost data (its record may have been lost with the rest).
- */
-export function mayHaveRun(job: JobState, tick: number): boolean {
-  return job.dataLostAt !== undefined && job.definition.notBeforeOf(tick) <= job.dataLostAt;
 }

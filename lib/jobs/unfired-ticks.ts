@@ -27,6 +27,8 @@ export function claimUnfired(
   if (schedule.kind !== 'cron' && schedule.kind !== 'interval') return;
   let ticks: number[];
   try {
+    // The steady state: this firing's tick follows the previous one (no search, no parser call).
+    if (schedule.nextTick(previous) >= tick) return;
     ticks = schedule.ticksBetween(previous + 1, tick, MAX_UNFIRED);
   } catch (error) {
     logger.error(`Job ${name}: could not list the ticks before this firing: ${String(error)}`);

@@ -45,6 +45,12 @@ export interface JobClaimStore {
   backfill(request: BackfillRequest): Promise<BackfillClaim>;
   /** The job's pause state, totals and newest `limit` runs. */
   describe(jobKey: string, limit: number, initiallyPaused: boolean): Promise<JobSnapshot>;
+  /**
+   * The record of one tick as stored (`t:<tick>`), with the job's retention, token and `lostAt`: a
+   * plain read (no script), what a node that is not the job's owner reads before it claims a tick
+   * the owner has likely taken.
+   */
+  record(jobKey: string, tick: number): Promise<StoredTick>;
 }
 
 export type OverlapPolicyName = 'allow' | 'skip' | 'bufferOne' | 'cancelOther';
@@ -155,6 +161,17 @@ export interface ClaimResult {
 }
 
 /** Confirms grants before their runs start (`JobClaimStore.confirm`). */
+/** A tick's record as stored, if any, with what a claim reads of the job before it. */
+export interface StoredTick {
+  record: string | undefined;
+  /** The job's retention (0: none kept yet). */
+  retention: number;
+  /** The job's stored fencing token (0: none). */
+  token: number;
+  /** When the store was found to have lost data, if ever. */
+  lostAt: number | undefined;
+}
+
 export interface ConfirmRequest {
   jobKey: string;
   nodeId: string;

@@ -15,6 +15,7 @@ import type {
 } from '../job-claim-store.interface.js';
 import { memoryNow } from './memory-clock.js';
 import { MemoryJobOperations } from './memory-job-operations.js';
+import { recentRecords, storedTick } from './memory-job-reads.js';
 import {
   activeRun,
   confirmGrants,
@@ -24,7 +25,6 @@ import {
   nextToken,
   noteDataLoss,
   parse,
-  recentRecords,
   releaseRun,
   renewRun,
   tally,
@@ -245,6 +245,10 @@ export class MemoryJobClaimStore extends MemoryJobOperations implements JobClaim
 
   async recent(jobKey: string, limit: number): Promise<TickRecord[]> {
     return recentRecords(this.job(jobKey), limit);
+  }
+
+  async record(jobKey: string, tick: number) {
+    return storedTick(this.jobs.get(jobKey), tick);
   }
 
   protected job(key: string): JobClaims {

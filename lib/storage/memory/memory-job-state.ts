@@ -186,11 +186,3 @@ export function confirmGrants(
   });
   return { serverTime: now, confirmed };
 }
-
-/** recent-claims-2.lua: the newest tick records, newest first. */
-export function recentRecords(job: JobClaims, limit: number): TickRecord[] {
-  return [...job.ticks.entries()]
-    .sort(([a], [b]) => b - a)
-    .slice(0, limit)
-    .flatMap(([tick, raw]) => parseTickRecord(tick, raw) ?? []);
-}

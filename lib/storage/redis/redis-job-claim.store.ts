@@ -1,5 +1,6 @@
-// Job claims on Redis: each call is one script run on the two keys of one job (one hash slot);
-// the rules live in `lua/claim-2.lua`, `confirm-2.lua`, `give-back-2.lua` and the run scripts.
+// Job claims on Redis: each call is one script run on the two keys of one job (one hash slot), but
+// for `record`, a plain HMGET; the rules live in `lua/claim-2.lua`, `confirm-2.lua`,
+// `give-back-2.lua` and the run scripts.
 import type {
   ClaimRequest,
   ClaimResult,
@@ -10,6 +11,7 @@ import type {
   ReleaseRequest,
   ReleaseResult,
   RenewRequest,
+  StoredTick,
   TickRecord,
 } from '../job-claim-store.interface.js';
 import {
@@ -178,5 +180,21 @@ export class RedisJobClaimStore implements JobClaimStore {
   async describe(jobKey: string, limit: number, initiallyPaused: boolean): Promise<JobSnapshot> {
     const args = [limit, flag(initiallyPaused), ...TOTAL_FIELDS];
     return decodeDescribe(await describeScript.list(this.client, jobHistoryKeys(jobKey), args));
+  }
+
+  async record(jobKey: string, tick: number): Promise<StoredTick> {
+    const [record, retention, token, lostAt] = await this.client.hmget(
+      jobKeys(jobKey)[0],
+      `t:${tick}`,
+      'retention',
+      'token',
+      'lostAt',
+    );
+    return {
+      record: record ?? undefined,
+      retention: Number(retention ?? 0) || 0,
+      token: Number(token ?? 0) || 0,
+      lostAt: lostAt ? Number(lostAt) : undefined,
+    };
   }
 }
