@@ -70,7 +70,8 @@ describe('rotating signingKey by rolling deploys', () => {
         await sleep(700);
       }
     }
-    await sleep(2000);
+    // Long enough in all for the ledger to cover at least 20 ticks, however fast nodes start.
+    await sleep(Math.max(2000, 24_000 - (Date.now() - startedAt)));
     const stoppedAt = Date.now();
     for (const node of replicas) expect(await node.terminate()).toBe(0);
 
