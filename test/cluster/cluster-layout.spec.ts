@@ -129,14 +129,16 @@ describe('key layout on a Redis Cluster', () => {
       expect(jobs.map((p) => p.key).sort()).toEqual(
         JOB_METHODS.flatMap((m) => [
           `${ns}:job:{default:ReportJobs.${m}}`,
+          `${ns}:job:{default:ReportJobs.${m}}:runs`,
           `${ns}:job:{default:ReportJobs.${m}}:ticks`,
         ]).sort(),
       );
       expect(new Set(jobs.map((p) => p.master)).size).toBeGreaterThan(1);
-      // A claim runs on the two keys of its job (hash and ticks), which share the job's slot.
+      // A job's keys (hash, ticks and run history) share the job's slot: one script touches all.
       expect(new Set(jobs.map((p) => p.slot)).size).toBe(JOB_METHODS.length);
-      for (const p of jobs.filter((j) => j.key.endsWith(':ticks'))) {
-        expect(jobs.find((j) => `${j.key}:ticks` === p.key)!.slot).toBe(p.slot);
+      for (const p of jobs.filter((j) => j.key.endsWith(':ticks') || j.key.endsWith(':runs'))) {
+        const hash = p.key.replace(/:(ticks|runs)$/, '');
+        expect(jobs.find((j) => j.key === hash)!.slot).toBe(p.slot);
       }
     }
   });
