@@ -1,10 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { ClaimRequest, JobClaimStore } from '../../lib/storage/job-claim-store.interface.js';
-import { memoryNow } from '../../lib/storage/memory/memory-clock.js';
-import { MemoryJobClaimStore } from '../../lib/storage/memory/memory-job-claim.store.js';
-import { RedisJobClaimStore } from '../../lib/storage/redis/redis-job-claim.store.js';
-import { startRedis, waitFor, type RedisHandle } from '../support/redis-harness.js';
+import { againstBothClaimStores } from '../support/job-claim-stores.js';
+import { waitFor } from '../support/redis-harness.js';
 
 const P = 1000;
 
@@ -487,27 +484,5 @@ function claimProtocol(
 }
 
 describe('claim protocol', () => {
-  let redis: RedisHandle;
-  let client: Redis;
-  beforeAll(async () => {
-    redis = await startRedis();
-    client = new Redis(redis.url);
-  });
-  afterAll(async () => {
-    client.disconnect();
-    await redis.stop();
-  });
-
-  claimProtocol('Redis scripts', () => ({
-    store: new RedisJobClaimStore(client),
-    async now() {
-      const [seconds, micros] = await client.time();
-      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-    },
-  }));
-
-  claimProtocol('in-memory registry', () => ({
-    store: new MemoryJobClaimStore('claims-memory'),
-    now: async () => memoryNow(),
-  }));
+  againstBothClaimStores('claims-memory', claimProtocol);
 });

@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { RecordSigner } from '../../lib/common/record-signer.js';
 import { heldTick } from '../../lib/jobs/held-tick.js';
 import type {
@@ -7,10 +6,7 @@ import type {
   ClaimResult,
   JobClaimStore,
 } from '../../lib/storage/job-claim-store.interface.js';
-import { memoryNow } from '../../lib/storage/memory/memory-clock.js';
-import { MemoryJobClaimStore } from '../../lib/storage/memory/memory-job-claim.store.js';
-import { RedisJobClaimStore } from '../../lib/storage/redis/redis-job-claim.store.js';
-import { startRedis, type RedisHandle } from '../support/redis-harness.js';
+import { againstBothClaimStores } from '../support/job-claim-stores.js';
 
 const P = 1000;
 /** What a refusal read from the record must say exactly as the claim script says it. */
@@ -142,27 +138,5 @@ function readBeforeClaim(
 }
 
 describe('read before claim', () => {
-  let redis: RedisHandle;
-  let client: Redis;
-  beforeAll(async () => {
-    redis = await startRedis();
-    client = new Redis(redis.url);
-  });
-  afterAll(async () => {
-    client.disconnect();
-    await redis.stop();
-  });
-
-  readBeforeClaim('Redis', () => ({
-    store: new RedisJobClaimStore(client),
-    async now() {
-      const [seconds, micros] = await client.time();
-      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-    },
-  }));
-
-  readBeforeClaim('in-memory registry', () => ({
-    store: new MemoryJobClaimStore('held-memory'),
-    now: async () => memoryNow(),
-  }));
+  againstBothClaimStores('held-memory', readBeforeClaim);
 });

@@ -1,14 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { ClaimRequest, JobClaimStore } from '../../lib/storage/job-claim-store.interface.js';
 import type {
   RecordRunRequest,
   TriggerRequest,
 } from '../../lib/storage/job-operations.interface.js';
-import { memoryNow } from '../../lib/storage/memory/memory-clock.js';
-import { MemoryJobClaimStore } from '../../lib/storage/memory/memory-job-claim.store.js';
 import { RedisJobClaimStore } from '../../lib/storage/redis/redis-job-claim.store.js';
-import { startRedis, type RedisHandle } from '../support/redis-harness.js';
+import { againstBothClaimStores } from '../support/job-claim-stores.js';
 
 const P = 1000;
 
@@ -428,32 +425,10 @@ function operationsProtocol(
 }
 
 describe('job operations protocol', () => {
-  let redis: RedisHandle;
-  let client: Redis;
-  beforeAll(async () => {
-    redis = await startRedis();
-    client = new Redis(redis.url);
-  });
-  afterAll(async () => {
-    client.disconnect();
-    await redis.stop();
-  });
-
-  operationsProtocol('Redis scripts', () => ({
-    store: new RedisJobClaimStore(client),
-    async now() {
-      const [seconds, micros] = await client.time();
-      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-    },
-  }));
-
-  operationsProtocol('in-memory registry', () => ({
-    store: new MemoryJobClaimStore('operations-memory'),
-    now: async () => memoryNow(),
-  }));
+  const redisClient = againstBothClaimStores('operations-memory', operationsProtocol);
 
   it('Redis: history entries the library did not write are skipped', async () => {
-    const store = new RedisJobClaimStore(client);
+    const store = new RedisJobClaimStore(redisClient());
     const jobKey = 'ops:job:{pool:garbage}';
     await store.recordRun({
       jobKey,
@@ -470,7 +445,7 @@ describe('job operations protocol', () => {
         kind: 'schedule',
       },
     });
-    await client.lpush(`${jobKey}:runs`, 'garbage', '{"tick":"x"}', '[]', '{"tick":1}');
+    await redisClient().lpush(`${jobKey}:runs`, 'garbage', '{"tick":"x"}', '[]', '{"tick":1}');
     const { runs } = await store.describe(jobKey, 10, false);
     expect(runs.map((r) => r.token)).toEqual([1]);
   });
