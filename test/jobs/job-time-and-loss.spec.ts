@@ -279,7 +279,10 @@ describe('job guarantees when clocks step, data is lost and links fail', () => {
     const tick = Math.floor(Date.now() / 1000) * 1000;
     x.signal('SIGTERM'); // while the claim of `tick` is on its way back
     await x.exited;
-    await sleep(1500);
+    await waitFor(() => y.runs('drained').some((run) => run.tick === tick), {
+      timeout: 3000,
+      message: 'the tick the closing owner was granted never ran on the peer',
+    });
     await y.terminate();
     const closing = x.reports.find((r) => r.event === 'closing')!;
     expect(x.runs('drained').filter((run) => run.at >= closing.at)).toEqual([]);
